@@ -1,0 +1,1 @@
+"""Tooling of the Async Cleanup Handbook: example markup, checking, rendering."""

@@ -1,0 +1,133 @@
+"""Sphinx side of the handbook: what readers see of the example markup.
+
+* a "Python 3.11+" badge above every version-gated example;
+* a note above every ``% continued`` example;
+* the language switch (same page in the other language) and ``hreflang``
+  alternates, through the template context.
+
+Markup knowledge comes from :mod:`handbook.markup`; this module only renders.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+from handbook.markup import Example, MarkupError, Page, parse_file
+
+logger = logging.getLogger(__name__)
+
+_TEXT = {
+    "en": {
+        "continued": "Continues the previous example: run it in the same file, after that one.",
+        "gate": "Python {spec}",
+        "gate_title": "This example runs on Python {spec}; it is verified on every such version.",
+        "switch": "中文",
+        "switch_title": "阅读本页的中文版",
+    },
+    "zh": {
+        "continued": "接上一个示例：把它接在上一个示例后面，放在同一个文件里运行。",
+        "gate": "Python {spec}",
+        "gate_title": "此示例适用于 Python {spec}，已在每个相应版本上运行验证。",
+        "switch": "English",
+        "switch_title": "Read this page in English",
+    },
+}
+OTHER_LANGUAGE = {"en": "zh", "zh": "en"}
+HREFLANG = {"en": "en", "zh": "zh-Hans"}
+
+
+def badge_text(spec: str) -> str:
+    """``>=3.11`` reads "3.11+"; anything else is shown as written."""
+    match = re.fullmatch(r"\s*>=\s*(\d+\.\d+)\s*", spec)
+    if match:
+        return f"{match.group(1)}+"
+    return spec.replace(",", ", ")
+
+
+def _page(app: Sphinx, docname: str) -> Page | None:
+    path = Path(app.env.doc2path(docname))
+    if path.suffix != ".md":
+        return None
+    try:
+        return parse_file(path, display_path=str(path.relative_to(Path(app.srcdir).parent)))
+    except MarkupError as error:
+        logger.warning("%s", error.message, location=(docname, error.line), type="handbook", subtype="markup")
+        return None
+
+
+def annotate_examples(app: Sphinx, doctree: nodes.document) -> None:
+    """Add badges and notes above gated and continued examples."""
+    page = _page(app, app.env.docname)
+    if page is None:
+        return
+    language = app.config.handbook_language
+    by_line = {example.line: example for example in page.examples}
+    for block in list(doctree.findall(nodes.literal_block)):
+        example = by_line.get(block.line or -1)
+        if example is None or block.get("language") != "python":
+            continue
+        block["classes"].append("handbook-example")
+        notes = _notes(example, language)
+        if notes:
+            block.parent.insert(block.parent.index(block), notes)
+
+
+def _notes(example: Example, language: str) -> nodes.container | None:
+    text = _TEXT[language]
+    children: list[nodes.Node] = []
+    if example.requires_python:
+        spec = badge_text(example.requires_python)
+        children.append(
+            nodes.inline(
+                "",
+                text["gate"].format(spec=spec),
+                classes=["handbook-badge", "handbook-badge-python"],
+            )
+        )
+    if example.continued:
+        children.append(nodes.inline("", text["continued"], classes=["handbook-continued"]))
+    if not children:
+        return None
+    container = nodes.container("", *children, classes=["handbook-example-notes"])
+    return container
+
+
+def page_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Give templates the URL of the same page in the other language."""
+    language = app.config.handbook_language
+    other = OTHER_LANGUAGE[language]
+    depth = pagename.count("/")
+    to_root = "../" * depth
+    suffix = app.builder.out_suffix if hasattr(app.builder, "out_suffix") else ".html"
+    counterpart = f"{to_root}../{other}/{pagename}{suffix}"
+    here = f"{to_root}../{language}/{pagename}{suffix}"
+    base = app.config.html_baseurl.rstrip("/")
+
+    def absolute(relative: str, lang: str) -> str:
+        if not base:
+            return relative
+        return f"{base}/{lang}/{pagename}{suffix}"
+    context["handbook_language"] = language
+    context["handbook_switch_url"] = counterpart
+    context["handbook_switch_label"] = _TEXT[language]["switch"]
+    context["handbook_switch_title"] = _TEXT[language]["switch_title"]
+    context["handbook_switch_hreflang"] = HREFLANG[other]
+    context["handbook_alternates"] = [
+        (HREFLANG[language], absolute(here, language)),
+        (HREFLANG[other], absolute(counterpart, other)),
+    ]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("handbook_language", "en", "env", types=[str])
+    app.connect("doctree-read", annotate_examples)
+    app.connect("html-page-context", page_context)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,105 @@
+"""How to work on the handbook: ``nox -l`` lists the sessions.
+
+Dependencies live in pyproject.toml's dependency groups; every session
+installs from there.  uv creates the environments when it is installed
+(``pip install uv``), virtualenv otherwise.  Python is never downloaded:
+install 3.10-3.13 yourself (pyenv, your OS, python.org).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+TEST_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# Sphinx 9 and myst-parser 5 need Python 3.11+; the docs are built on one.
+DOCS_PYTHON = "3.12"
+DOCS_BUILD = ROOT / "docs" / "_build"
+TOOLING = str(ROOT / "docs" / "_shared")
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.download_python = "never"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "docs", "lint"]
+# Without CI set, a missing interpreter is skipped; in CI it is an error.
+nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+
+
+def install(session: nox.Session, *groups: str, project: bool = True) -> None:
+    requirements: list[str] = []
+    for group in groups:
+        requirements += nox.project.dependency_groups(PYPROJECT, group)
+    if project:
+        requirements += ["-e", "."]
+    session.install(*requirements)
+
+
+@nox.session(python=TEST_PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Everything, on each Python: package tests, docs examples, parity, tooling tests."""
+    install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=DOCS_PYTHON)
+def docs(session: nox.Session) -> None:
+    """Verify every docs example, then build both languages into docs/_build/html."""
+    install(session, "docs")
+    # The site is never built from failing examples.
+    session.run("pytest", "docs", "tests/test_parity.py", "-q", "-p", "no:cacheprovider")
+    session.run("python", "-m", "handbook.build", *session.posargs, env={"PYTHONPATH": TOOLING})
+
+
+@nox.session(python=DOCS_PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (with the flake8-async ASYNC rules) on everything, mypy --strict on src/."""
+    install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session(python=DOCS_PYTHON)
+def serve(session: nox.Session) -> None:
+    """Live preview of one language while writing: nox -s serve -- zh (default en)."""
+    install(session, "serve")
+    language = session.posargs[0] if session.posargs else "en"
+    if language not in ("en", "zh"):
+        session.error(f"unknown language {language!r}: use en or zh")
+    session.run(
+        "sphinx-autobuild",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        "--watch",
+        "docs/_shared",
+        "-d",
+        str(DOCS_BUILD / "doctrees" / f"serve-{language}"),
+        f"docs/{language}",
+        str(DOCS_BUILD / "serve" / language),
+        env={"PYTHONPATH": TOOLING},
+    )
+
+
+@nox.session(python=DOCS_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Measure the speed budgets (DESIGN §9) and print one table."""
+    install(session, "test")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=False)
+def clean(session: nox.Session) -> None:
+    """Remove built docs and caches (not the nox environments)."""
+    for path in (DOCS_BUILD, ROOT / ".pytest_cache", ROOT / ".mypy_cache", ROOT / ".ruff_cache"):
+        if path.exists():
+            session.log(f"removing {path.relative_to(ROOT)}")
+            shutil.rmtree(path)
