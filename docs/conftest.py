@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from handbook.sybil_collector import example_sybils
 
 DOCS = Path(__file__).parent

@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_shared"))
 
-from handbook.sphinx_conf import configure  # noqa: E402
+from handbook.sphinx_conf import configure
 
 globals().update(configure("zh"))

@@ -16,7 +16,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def docs_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A project with the real docs/conftest.py and a few fixture pages."""
     shared = str(ROOT / "docs" / "_shared")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [shared, os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [shared, os.environ.get("PYTHONPATH")]))
+    )
     docs = pytester.mkdir("docs")
     shutil.copyfile(ROOT / "docs" / "conftest.py", docs / "conftest.py")
     for language, pages in {
@@ -29,17 +31,23 @@ def docs_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
     return pytester
 
 
-def test_broken_page_fails_as_one_item_and_the_rest_still_run(docs_project: pytest.Pytester) -> None:
+def test_broken_page_fails_as_one_item_and_the_rest_still_run(
+    docs_project: pytest.Pytester,
+) -> None:
     result = docs_project.runpytest_subprocess("docs", "-p", "no:cacheprovider", "-rA")
     outcomes = result.parseoutcomes()
     # en: 2 pass + 1 mismatch + 1 broken page; zh: 2 pass + one of the two gated runs.
     assert outcomes["failed"] == 2
     assert outcomes["passed"] == 5
     assert outcomes["skipped"] == 1
-    result.stdout.fnmatch_lines(["*docs/en/broken-fence.md:3: the fence ``` opened here is never closed*"])
+    result.stdout.fnmatch_lines(
+        ["*docs/en/broken-fence.md:3: the fence ``` opened here is never closed*"]
+    )
 
 
-def test_ids_name_page_and_line_and_the_diff_names_both_lines(docs_project: pytest.Pytester) -> None:
+def test_ids_name_page_and_line_and_the_diff_names_both_lines(
+    docs_project: pytest.Pytester,
+) -> None:
     result = docs_project.runpytest_subprocess("docs/en/mismatch.md", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(
         [

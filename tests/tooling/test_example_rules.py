@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from handbook.markup import MarkupError, parse_file
 from handbook.runner import run_code
 from handbook.sybil_collector import SERVICES_VARIABLE, check_result, evaluate_example
@@ -56,7 +55,9 @@ def test_printing_without_an_output_block_fails() -> None:
 
 @pytest.mark.parametrize("page", ["orphan-output.md", "separated-output.md"])
 def test_output_block_without_python_block_is_a_page_error(page: str) -> None:
-    with pytest.raises(MarkupError, match="output block with no ```python block directly before it"):
+    with pytest.raises(
+        MarkupError, match="output block with no ```python block directly before it"
+    ):
         parse_file(FIXTURES / page)
 
 
@@ -145,7 +146,9 @@ def test_interpreter_exit_messages_are_part_of_the_output() -> None:
 
 
 def test_unclosed_fence_is_a_page_error_naming_the_line() -> None:
-    with pytest.raises(MarkupError, match=r"broken-fence.md:3: the fence ``` opened here is never closed"):
+    with pytest.raises(
+        MarkupError, match=r"broken-fence.md:3: the fence ``` opened here is never closed"
+    ):
         parse_file(FIXTURES / "broken-fence.md")
 
 

@@ -42,8 +42,7 @@ def sphinx_command(language: str, extra: list[str]) -> list[str]:
 
 def build(extra: list[str]) -> int:
     processes = [
-        (language, subprocess.Popen(sphinx_command(language, extra)))
-        for language in LANGUAGES
+        (language, subprocess.Popen(sphinx_command(language, extra))) for language in LANGUAGES
     ]
     failed = [language for language, process in processes if process.wait() != 0]
     if failed:

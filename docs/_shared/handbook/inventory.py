@@ -108,7 +108,21 @@ _TERMS = {
     "asynchronous context manager": "glossary.html#term-asynchronous-context-manager",
     "garbage collection": "glossary.html#term-garbage-collection",
 }
-_BUILTIN_TYPES = {"str", "int", "float", "bytes", "list", "dict", "set", "tuple", "frozenset", "bytearray", "memoryview", "range", "complex"}
+_BUILTIN_TYPES = {
+    "str",
+    "int",
+    "float",
+    "bytes",
+    "list",
+    "dict",
+    "set",
+    "tuple",
+    "frozenset",
+    "bytearray",
+    "memoryview",
+    "range",
+    "complex",
+}
 
 
 def _role(obj: object) -> str | None:
@@ -128,7 +142,7 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
-        if "._" in module_name or module_name.count(".") and module_name.startswith("asyncio."):
+        if "._" in module_name or (module_name.count(".") and module_name.startswith("asyncio.")):
             # Implementation modules only choose pages; names come from the
             # public module.
             continue
@@ -171,7 +185,11 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
         elif name in _BUILTIN_TYPES:
             yield name, "py:class", f"library/stdtypes.html#{name}"
         elif inspect.isclass(obj) or inspect.isbuiltin(obj):
-            yield name, "py:function" if not inspect.isclass(obj) else "py:class", f"library/functions.html#{name}"
+            yield (
+                name,
+                "py:function" if not inspect.isclass(obj) else "py:class",
+                f"library/functions.html#{name}",
+            )
     for name in ("None", "True", "False", "Ellipsis", "NotImplemented"):
         yield name, "py:data", f"library/constants.html#{name}"
     for term, uri in _TERMS.items():
@@ -180,7 +198,12 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
 
 def _members(owner: str, cls: type, page: str) -> Iterator[tuple[str, str, str]]:
     for name, member in vars(cls).items():
-        if name.startswith("_") and name not in ("__aenter__", "__aexit__", "__aiter__", "__anext__"):
+        if name.startswith("_") and name not in (
+            "__aenter__",
+            "__aexit__",
+            "__aiter__",
+            "__anext__",
+        ):
             continue
         if callable(member) or isinstance(member, (classmethod, staticmethod)):
             yield f"{owner}.{name}", "py:method", f"{page}#{owner}.{name}"
@@ -195,9 +218,7 @@ def _render(entries: list[tuple[str, str, str]]) -> bytes:
         f"# Version: {sys.version_info.major}.{sys.version_info.minor}\n"
         "# The remainder of this file is compressed using zlib.\n"
     ).encode()
-    body = "".join(
-        f"{name} {role} {1 if role == 'py:module' else 1} {uri} -\n" for name, role, uri in entries
-    )
+    body = "".join(f"{name} {role} 1 {uri} -\n" for name, role, uri in entries)
     return header + zlib.compress(body.encode())
 
 

@@ -253,10 +253,10 @@ def _scan(lines: list[str], start: int, stop: int, page: Page, base_indent: int)
         comment = _COMMENT.match(line)
         if comment:
             marker = _MARKER.match(comment.group("text"))
-            if marker and (marker.group("value") is not None or marker.group("name") in KNOWN_MARKERS):
-                pending_markers.append(
-                    Marker(marker.group("name"), marker.group("value"), number)
-                )
+            if marker and (
+                marker.group("value") is not None or marker.group("name") in KNOWN_MARKERS
+            ):
+                pending_markers.append(Marker(marker.group("name"), marker.group("value"), number))
             index += 1
             continue
         if pending_markers:
@@ -327,7 +327,9 @@ def _read_fence(
             # An admonition or similar: its body is Markdown and may hold examples.
             if markers:
                 raise MarkupError(
-                    page.path, markers[0].line, "markers must stand directly above a ```python fence"
+                    page.path,
+                    markers[0].line,
+                    "markers must stand directly above a ```python fence",
                 )
             _scan(lines, index + 1 + content_offset, end, page, base_indent=indent)
             return end + 1
@@ -356,12 +358,13 @@ def _read_fence(
             raise MarkupError(
                 page.path,
                 number,
-                "Python code must be a plain ```python fence so it is executed "
-                f"(found {info!r})",
+                f"Python code must be a plain ```python fence so it is executed (found {info!r})",
             )
     if markers and kind != "python":
         raise MarkupError(
-            page.path, markers[0].line, f"marker '% {markers[0].name}' must stand directly above a ```python fence"
+            page.path,
+            markers[0].line,
+            f"marker '% {markers[0].name}' must stand directly above a ```python fence",
         )
     for marker in markers:
         _check_marker(page.path, marker)
@@ -397,12 +400,16 @@ def _check_marker(path: str, marker: Marker) -> None:
         raise MarkupError(path, marker.line, "'% continued' takes no value")
     if marker.name == "requires-python":
         if not marker.value:
-            raise MarkupError(path, marker.line, "'% requires-python:' needs a specifier such as >=3.11")
+            raise MarkupError(
+                path, marker.line, "'% requires-python:' needs a specifier such as >=3.11"
+            )
         _validate_specifier(path, marker)
     if marker.name == "service" and not marker.value:
         raise MarkupError(path, marker.line, "'% service:' needs a service name such as postgres")
     if marker.name == "skip" and not (marker.value and _SKIP_VALUE.match(marker.value)):
-        raise MarkupError(path, marker.line, "write a skip as: % skip: next \"why it cannot run here\"")
+        raise MarkupError(
+            path, marker.line, 'write a skip as: % skip: next "why it cannot run here"'
+        )
 
 
 def _validate_specifier(path: str, marker: Marker) -> None:

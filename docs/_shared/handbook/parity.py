@@ -48,8 +48,12 @@ def check_tree(docs: Path, *, relative_to: Path | None = None) -> list[Problem]:
     """Compare every page under docs/en with its twin under docs/zh."""
     base = relative_to or docs.parent
     english_root, chinese_root = docs / "en", docs / "zh"
-    english = {p.relative_to(english_root) for p in english_root.rglob("*.md") if "_build" not in p.parts}
-    chinese = {p.relative_to(chinese_root) for p in chinese_root.rglob("*.md") if "_build" not in p.parts}
+    english = {
+        p.relative_to(english_root) for p in english_root.rglob("*.md") if "_build" not in p.parts
+    }
+    chinese = {
+        p.relative_to(chinese_root) for p in chinese_root.rglob("*.md") if "_build" not in p.parts
+    }
     problems: list[Problem] = []
     for relative in sorted(english | chinese):
         en_path, zh_path = english_root / relative, chinese_root / relative
@@ -72,7 +76,10 @@ def _display(path: Path, base: Path) -> str:
 
 
 def check_pair(
-    english_path: Path, chinese_path: Path, english_name: str | None = None, chinese_name: str | None = None
+    english_path: Path,
+    chinese_path: Path,
+    english_name: str | None = None,
+    chinese_name: str | None = None,
 ) -> list[Problem]:
     en_name = english_name or str(english_path)
     zh_name = chinese_name or str(chinese_path)
@@ -109,13 +116,19 @@ def _compare(en: Page, zh: Page) -> Iterator[Problem]:
             )
             break
         if a.level != b.level:
-            yield problem(a.line, b.line, f"heading {position} is level {a.level} in English, {b.level} in Chinese")
+            yield problem(
+                a.line,
+                b.line,
+                f"heading {position} is level {a.level} in English, {b.level} in Chinese",
+            )
             break
 
     en_targets = [t.name for t in en.targets]
     zh_targets = [t.name for t in zh.targets]
     if en_targets != zh_targets:
-        for position, (a_target, b_target) in enumerate(zip_longest(en.targets, zh.targets), start=1):
+        for position, (a_target, b_target) in enumerate(
+            zip_longest(en.targets, zh.targets), start=1
+        ):
             if a_target is None or b_target is None or a_target.name != b_target.name:
                 yield problem(
                     a_target.line if a_target else _last_line(en),
@@ -138,7 +151,9 @@ def _compare(en: Page, zh: Page) -> Iterator[Problem]:
             break
         message = _compare_blocks(a_block, b_block)
         if message:
-            yield problem(*_block_lines(a_block, b_block, message), f"code block {position}: {message[0]}")
+            yield problem(
+                *_block_lines(a_block, b_block, message), f"code block {position}: {message[0]}"
+            )
             break
 
 
@@ -201,11 +216,19 @@ def _compare_python(a: Block, b: Block) -> tuple[str, int, int] | None:
     try:
         a_tree = _normalised(a.code)
     except SyntaxError as error:
-        return (f"the English python block does not parse: {error.msg}", a.content_line + (error.lineno or 1) - 1, 0)
+        return (
+            f"the English python block does not parse: {error.msg}",
+            a.content_line + (error.lineno or 1) - 1,
+            0,
+        )
     try:
         b_tree = _normalised(b.code)
     except SyntaxError as error:
-        return (f"the Chinese python block does not parse: {error.msg}", 0, b.content_line + (error.lineno or 1) - 1)
+        return (
+            f"the Chinese python block does not parse: {error.msg}",
+            0,
+            b.content_line + (error.lineno or 1) - 1,
+        )
     difference = _first_difference(a_tree, b_tree)
     if difference is None:
         return None

@@ -94,7 +94,10 @@ def configure(language: str) -> dict[str, Any]:
         # Offline builds: the inventory is generated from the local
         # interpreter, the links still point at docs.python.org.
         "intersphinx_mapping": {
-            "python": (PYTHON_DOCS, str(ensure_python_inventory(BUILD / "inventories" / "python.inv"))),
+            "python": (
+                PYTHON_DOCS,
+                str(ensure_python_inventory(BUILD / "inventories" / "python.inv")),
+            ),
         },
         "autodoc_member_order": "bysource",
         "autodoc_typehints": "description",

@@ -57,7 +57,9 @@ def _page(app: Sphinx, docname: str) -> Page | None:
     try:
         return parse_file(path, display_path=str(path.relative_to(Path(app.srcdir).parent)))
     except MarkupError as error:
-        logger.warning("%s", error.message, location=(docname, error.line), type="handbook", subtype="markup")
+        logger.warning(
+            "%s", error.message, location=(docname, error.line), type="handbook", subtype="markup"
+        )
         return None
 
 
@@ -115,6 +117,7 @@ def page_context(
         if not base:
             return relative
         return f"{base}/{lang}/{pagename}{suffix}"
+
     context["handbook_language"] = language
     context["handbook_switch_url"] = counterpart
     context["handbook_switch_label"] = _TEXT[language]["switch"]

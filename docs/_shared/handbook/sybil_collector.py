@@ -31,7 +31,9 @@ _PYTHON_VERSION = platform.python_version()
 
 
 def available_services() -> set[str]:
-    return {name.strip() for name in os.environ.get(SERVICES_VARIABLE, "").split(",") if name.strip()}
+    return {
+        name.strip() for name in os.environ.get(SERVICES_VARIABLE, "").split(",") if name.strip()
+    }
 
 
 def example_sybils(root: Path, languages: Iterable[str] = ("en", "zh")) -> SybilCollection:
@@ -98,9 +100,7 @@ def _skip_if_not_runnable(example: PageExample) -> None:
     if example.skip_reason:
         pytest.skip(f"skip marker: {example.skip_reason}")
     if example.service and example.service not in available_services():
-        pytest.skip(
-            f"service: needs {example.service}, which this test session did not start"
-        )
+        pytest.skip(f"service: needs {example.service}, which this test session did not start")
 
 
 def check_result(example: PageExample, result: RunResult) -> str | None:
@@ -141,5 +141,8 @@ def check_result(example: PageExample, result: RunResult) -> str | None:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.rstrip("\n").split("\n")) if text else "    (nothing)"
-
+    return (
+        "\n".join("    " + line for line in text.rstrip("\n").split("\n"))
+        if text
+        else "    (nothing)"
+    )
