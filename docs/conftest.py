@@ -31,6 +31,10 @@ def _language(nodeid: str) -> str | None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     report: pytest.TestReport = yield
     example = getattr(item, "example", None)
+    if example is not None and report.skipped and isinstance(report.longrepr, tuple):
+        # Name the page and the line of the block (pytest would add one to it).
+        path, _, reason = report.longrepr
+        report.longrepr = (path, example.line, reason)
     if example is not None and isinstance(example.parsed, str):
         # Not an example: the page itself could not be parsed.
         report.user_properties.append(("handbook", "page-error"))

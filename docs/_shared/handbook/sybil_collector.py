@@ -96,11 +96,16 @@ def _skip_if_not_runnable(example: PageExample) -> None:
     if example.requires_python and not SpecifierSet(example.requires_python).contains(
         _PYTHON_VERSION
     ):
-        pytest.skip(f"version gate: needs Python {example.requires_python}")
+        _skip(f"version gate: needs Python {example.requires_python}")
     if example.skip_reason:
-        pytest.skip(f"skip marker: {example.skip_reason}")
+        _skip(f"skip marker: {example.skip_reason}")
     if example.service and example.service not in available_services():
-        pytest.skip(f"service: needs {example.service}, which this test session did not start")
+        _skip(f"service: needs {example.service}, which this test session did not start")
+
+
+def _skip(reason: str) -> None:
+    # Report the skip at the example's page and line, not at this module.
+    raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
 def check_result(example: PageExample, result: RunResult) -> str | None:
