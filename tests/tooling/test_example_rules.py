@@ -137,6 +137,10 @@ def test_leaked_loops_threads_and_processes_fail(page: str, leak: str) -> None:
     assert leak in message
 
 
+def test_threads_that_finish_within_a_moment_are_not_leaks() -> None:
+    assert evaluate("thread-finishing.md") == [None]
+
+
 def test_stdout_and_stderr_interleave_in_written_order() -> None:
     assert evaluate("stderr-order.md") == [None]
 

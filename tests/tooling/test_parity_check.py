@@ -133,3 +133,8 @@ def test_other_block_kinds_must_match(tmp_path: Path, language: str) -> None:
     chinese = CHINESE + f"\n```{language}\npip install aiocleanup\n```\n"
     found = problems(tmp_path, english, chinese)
     assert found == [] if language == "bash" else len(found) == 1
+
+
+def test_dict_unpacking_is_not_a_difference(tmp_path: Path) -> None:
+    code = "```python\nmerged = {**{'a': 1}, **{'b': 2}}\nprint(merged)\n```\n"
+    assert problems(tmp_path, "# T\n\n" + code, "# 标题\n\n" + code) == []

@@ -32,6 +32,9 @@ def page_text(language: str) -> str:
 
 See {{py:func}}`asyncio.run` and {{py:class}}`contextlib.aclosing`.
 
+第一行中文
+接着第二行。
+
 % requires-python: >=3.11
 {fence}python
 import asyncio
@@ -143,3 +146,18 @@ def test_chinese_search_index_holds_chinese_words(site: Path) -> None:
     assert "演示" in index["titleterms"]
     # Body text is segmented into words, not indexed as whole sentences.
     assert "运行" in index["terms"]
+
+
+def test_line_breaks_between_chinese_characters_are_dropped(site: Path) -> None:
+    chinese = (site / "zh" / "guide" / "demo.html").read_text(encoding="utf-8")
+    assert "第一行中文接着第二行。" in chinese
+
+
+def test_badge_text_reads_naturally() -> None:
+    from handbook.sphinx_ext import badge_text
+
+    assert badge_text(">=3.11") == "3.11+"
+    assert badge_text("<3.12") == "< 3.12"
+    assert badge_text("==3.11.*") == "3.11"
+    assert badge_text("!=3.11.*") == "≠ 3.11"
+    assert badge_text(">=3.11,<3.13") == "3.11+, < 3.13"

@@ -244,9 +244,9 @@ def _first_difference(a: ast.AST, b: ast.AST) -> tuple[ast.AST, ast.AST, str] | 
     for field in a._fields:
         a_value, b_value = getattr(a, field, None), getattr(b, field, None)
         if isinstance(a_value, list) and isinstance(b_value, list):
-            for a_item, b_item in zip_longest(a_value, b_value):
-                if a_item is None or b_item is None:
-                    return a, b, f"a different number of {field} in {type(a).__name__}"
+            if len(a_value) != len(b_value):
+                return a, b, f"a different number of {field} in {type(a).__name__}"
+            for a_item, b_item in zip(a_value, b_value):
                 if isinstance(a_item, ast.AST) and isinstance(b_item, ast.AST):
                     found = _first_difference(a_item, b_item)
                     if found:

@@ -43,11 +43,23 @@ HREFLANG = {"en": "en", "zh": "zh-Hans"}
 
 
 def badge_text(spec: str) -> str:
-    """``>=3.11`` reads "3.11+"; anything else is shown as written."""
-    match = re.fullmatch(r"\s*>=\s*(\d+\.\d+)\s*", spec)
-    if match:
-        return f"{match.group(1)}+"
-    return spec.replace(",", ", ")
+    """How a version gate reads on the badge: ">=3.11" -> "3.11+"."""
+    parts = []
+    for clause in (part.strip() for part in spec.split(",")):
+        match = re.fullmatch(r"(>=|<=|<|>|==|!=)\s*(\d+(?:\.\d+)*)(\.\*)?", clause)
+        if not match:
+            parts.append(clause)
+            continue
+        operator, version, _ = match.groups()
+        if operator == ">=":
+            parts.append(f"{version}+")
+        elif operator == "==":
+            parts.append(version)
+        elif operator == "!=":
+            parts.append(f"≠ {version}")
+        else:
+            parts.append(f"{operator} {version}")
+    return ", ".join(parts)
 
 
 def _page(app: Sphinx, docname: str) -> Page | None:
@@ -100,6 +112,38 @@ def _notes(example: Example, language: str) -> nodes.container | None:
     return container
 
 
+# Chinese prose is wrapped in the source like English; a line break between
+# two Chinese characters would render as a stray space in most browsers.
+_CJK = r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
+_CJK_LINE_BREAK = re.compile(rf"(?<={_CJK})[ \t]*\n[ \t]*(?={_CJK})")
+
+
+def join_chinese_lines(app: Sphinx, doctree: nodes.document) -> None:
+    """Drop source line breaks between Chinese characters in prose."""
+    cjk = re.compile(_CJK)
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or isinstance(parent, (nodes.literal_block, nodes.literal, nodes.raw)):
+            continue
+        value = str(text)
+        if value.strip() == "" and "\n" in value:
+            # MyST gives a soft line break its own text node.
+            index = parent.index(text)
+            before = parent[index - 1] if index > 0 else None
+            after = parent[index + 1] if index + 1 < len(parent) else None
+            if (
+                before is not None
+                and after is not None
+                and cjk.fullmatch(before.astext()[-1:] or "x")
+                and cjk.fullmatch(after.astext()[:1] or "x")
+            ):
+                parent.remove(text)
+            continue
+        joined = _CJK_LINE_BREAK.sub("", value)
+        if joined != value:
+            parent.replace(text, nodes.Text(joined))
+
+
 def page_context(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
@@ -132,5 +176,6 @@ def page_context(
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("handbook_language", "en", "env", types=[str])
     app.connect("doctree-read", annotate_examples)
+    app.connect("doctree-read", join_chinese_lines)
     app.connect("html-page-context", page_context)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

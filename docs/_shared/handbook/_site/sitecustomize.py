@@ -22,12 +22,30 @@ if _original_path is not None:
 _findings = []
 
 
+# A thread that was told to stop may need a moment to finish (a library's
+# worker thread, say); only one still running after this grace is a leak.
+_THREAD_GRACE = 1.0
+
+
+def _still_alive(daemon):
+    import time
+
+    deadline = time.monotonic() + _THREAD_GRACE
+    alive = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon != daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            alive.append(thread)
+    return alive
+
+
 def _threads_still_running():
     # Runs in threading._shutdown, before non-daemon threads are joined: a
     # thread named here would otherwise hang the exit silently.
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and thread.is_alive() and not thread.daemon:
-            _findings.append(f"thread {thread.name!r} is still running")
+    for thread in _still_alive(daemon=False):
+        _findings.append(f"thread {thread.name!r} is still running")
 
 
 def _open_event_loops():
@@ -47,9 +65,8 @@ def _open_event_loops():
 
 
 def _daemon_threads():
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and thread.is_alive() and thread.daemon:
-            _findings.append(f"daemon thread {thread.name!r} is still running")
+    for thread in _still_alive(daemon=True):
+        _findings.append(f"daemon thread {thread.name!r} is still running")
 
 
 def _child_processes():
