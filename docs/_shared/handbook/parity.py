@@ -246,7 +246,7 @@ def _first_difference(a: ast.AST, b: ast.AST) -> tuple[ast.AST, ast.AST, str] | 
         if isinstance(a_value, list) and isinstance(b_value, list):
             if len(a_value) != len(b_value):
                 return a, b, f"a different number of {field} in {type(a).__name__}"
-            for a_item, b_item in zip(a_value, b_value):
+            for a_item, b_item in zip(a_value, b_value, strict=True):
                 if isinstance(a_item, ast.AST) and isinstance(b_item, ast.AST):
                     found = _first_difference(a_item, b_item)
                     if found:
