@@ -45,7 +45,8 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
 def tests(session: nox.Session) -> None:
     """Everything, on each Python: package tests, docs examples, parity, tooling tests."""
     install(session, "test")
-    session.run("pytest", *session.posargs)
+    # Examples spend most of their time starting interpreters: use every core.
+    session.run("pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=DOCS_PYTHON)
@@ -53,7 +54,9 @@ def docs(session: nox.Session) -> None:
     """Verify every docs example, then build both languages into docs/_build/html."""
     install(session, "docs")
     # The site is never built from failing examples.
-    session.run("pytest", "docs", "tests/test_parity.py", "-q", "-p", "no:cacheprovider")
+    session.run(
+        "pytest", "docs", "tests/test_parity.py", "-q", "-n", "auto", "-p", "no:cacheprovider"
+    )
     session.run("python", "-m", "handbook.build", *session.posargs, env={"PYTHONPATH": TOOLING})
 
 
