@@ -51,6 +51,9 @@ def configure(language: str) -> dict[str, Any]:
             "myst_parser",
             "sphinx.ext.autodoc",
             "sphinx.ext.intersphinx",
+            # The package's docstrings use Google style (Args:, Raises:);
+            # napoleon must come before sphinx_autodoc_typehints.
+            "sphinx.ext.napoleon",
             "sphinx_autodoc_typehints",
             "sphinx_copybutton",
             "handbook.sphinx_ext",
