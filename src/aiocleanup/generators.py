@@ -217,13 +217,17 @@ class UnclosedGeneratorHook:
         code = generator.ag_code
         frame: FrameType | None = generator.ag_frame
         module_globals: dict[str, Any] = frame.f_globals if frame is not None else {}
+        # The module's own registry, as warnings.warn() uses: under the
+        # "default" action one leaky generator function warns once, not
+        # once per generator.
+        registry = module_globals.setdefault("__warningregistry__", {})
         warnings.warn_explicit(
             _unclosed_message(agen, origin),
             ResourceWarning,
             filename=code.co_filename,
             lineno=code.co_firstlineno,
             module=module_globals.get("__name__", code.co_filename),
-            registry=None,
+            registry=registry,
             source=agen,
         )
 

@@ -21,6 +21,7 @@ own bound:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import signal
@@ -336,7 +337,7 @@ class GracefulShutdown:
 
     # Tracking work.
 
-    def inflight(self) -> _InflightUnit:
+    def inflight(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Track one unit of work: ``async with shutdown.inflight(): ...``.
 
         The drain waits for every unit to leave its block. Entering raises
@@ -753,7 +754,7 @@ class GracefulShutdown:
         return True
 
 
-class _InflightUnit:
+class _InflightUnit(contextlib.AbstractAsyncContextManager[None]):
     """One unit of work tracked by :meth:`GracefulShutdown.inflight`."""
 
     __slots__ = ("_owner", "_shutdown")

@@ -107,6 +107,8 @@ def configure(language: str) -> dict[str, Any]:
         "typehints_use_signature": False,
         "always_document_param_types": False,
         "nitpicky": True,
+        # Type variables in signatures are not documented objects.
+        "nitpick_ignore_regex": [("py:class", r"aiocleanup\.\w+\.(T|StepT)")],
         "suppress_warnings": ["myst.header"],
     }
 
