@@ -13,7 +13,9 @@ it is finalized, so the hook costs nothing for generators that finish or are
 closed.
 
 ``ResourceWarning`` is ignored by default; run with ``-W default`` (or
-``-X dev``) to see the warnings, or turn them into errors in tests.
+``-X dev``) to see the warnings.  A warning raised by the garbage collector
+cannot fail a test even under the ``"error"`` filter (it is printed as
+"Exception ignored"); to fail tests on leaks, use :mod:`aiocleanup.testing`.
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ class TaskSupervisor:
             check_name(name, what="name")
             if self._closing:
                 raise SupervisorClosedError(
-                    "cannot spawn a task: this TaskSupervisor is shutting down"
+                    "cannot spawn a task: this TaskSupervisor is shutting down or has shut down"
                 )
             loop = asyncio.get_running_loop()
         except BaseException:
