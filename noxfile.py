@@ -8,8 +8,11 @@ install 3.10-3.13 yourself (pyenv, your OS, python.org).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -32,6 +35,26 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 
+@contextlib.contextmanager
+def services(session: nox.Session) -> Iterator[dict[str, str]]:
+    """Start the services docs examples may need; yield their environment.
+
+    PostgreSQL runs when its server is installed; examples marked
+    ``% service: postgres`` are skipped, visibly, when it is not.
+    """
+    sys.path.insert(0, TOOLING)
+    from handbook.services import ADMIN_DSN_VARIABLE, find_postgres, postgres_cluster
+
+    postgres = find_postgres()
+    if postgres is None:
+        session.warn("PostgreSQL is not installed: its examples will be skipped")
+        yield {}
+        return
+    with postgres_cluster(postgres) as dsn:
+        session.log(f"PostgreSQL for the examples: {dsn}")
+        yield {"HANDBOOK_SERVICES": "postgres", ADMIN_DSN_VARIABLE: dsn}
+
+
 def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     requirements: list[str] = []
     for group in groups:
@@ -46,7 +69,8 @@ def tests(session: nox.Session) -> None:
     """Everything, on each Python: package tests, docs examples, parity, tooling tests."""
     install(session, "test")
     # Examples spend most of their time starting interpreters: use every core.
-    session.run("pytest", "-n", "auto", *session.posargs)
+    with services(session) as env:
+        session.run("pytest", "-n", "auto", *session.posargs, env=env)
 
 
 @nox.session(python=DOCS_PYTHON)
@@ -54,9 +78,18 @@ def docs(session: nox.Session) -> None:
     """Verify every docs example, then build both languages into docs/_build/html."""
     install(session, "docs")
     # The site is never built from failing examples.
-    session.run(
-        "pytest", "docs", "tests/test_parity.py", "-q", "-n", "auto", "-p", "no:cacheprovider"
-    )
+    with services(session) as env:
+        session.run(
+            "pytest",
+            "docs",
+            "tests/test_parity.py",
+            "-q",
+            "-n",
+            "auto",
+            "-p",
+            "no:cacheprovider",
+            env=env,
+        )
     session.run("python", "-m", "handbook.build", *session.posargs, env={"PYTHONPATH": TOOLING})
 
 

@@ -6,13 +6,16 @@ tests run them through the same code the real pages go through.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from handbook.markup import MarkupError, parse_file
 from handbook.runner import run_code
+from handbook.services import ADMIN_DSN_VARIABLE, find_postgres, postgres_cluster
 from handbook.sybil_collector import SERVICES_VARIABLE, check_result, evaluate_example
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -110,8 +113,6 @@ def test_service_examples_skip_visibly_unless_the_session_started_it(
     monkeypatch.delenv(SERVICES_VARIABLE, raising=False)
     with pytest.raises(pytest.skip.Exception, match="service: needs postgres"):
         evaluate("service.md")
-    monkeypatch.setenv(SERVICES_VARIABLE, "postgres")
-    assert evaluate("service.md") == [None]
 
 
 def test_an_example_that_hangs_is_killed_and_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,3 +160,26 @@ def test_unclosed_fence_is_a_page_error_naming_the_line() -> None:
 def test_unknown_marker_is_a_page_error() -> None:
     with pytest.raises(MarkupError, match=r"unknown marker '% requires-pyhton'"):
         parse_file(FIXTURES / "unknown-marker.md")
+
+
+@pytest.fixture(scope="module")
+def postgres_admin_dsn() -> Iterator[str]:
+    """The session's PostgreSQL, or one started here when the server is installed."""
+    if os.environ.get(ADMIN_DSN_VARIABLE):
+        yield os.environ[ADMIN_DSN_VARIABLE]
+        return
+    bin_dir = find_postgres()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    with postgres_cluster(bin_dir) as dsn:
+        yield dsn
+
+
+def test_postgres_examples_get_an_empty_database_each(
+    monkeypatch: pytest.MonkeyPatch, postgres_admin_dsn: str
+) -> None:
+    monkeypatch.setenv(SERVICES_VARIABLE, "postgres")
+    monkeypatch.setenv(ADMIN_DSN_VARIABLE, postgres_admin_dsn)
+    # Twice: the table the first run created must not be there for the second.
+    assert evaluate("postgres.md") == [None]
+    assert evaluate("postgres.md") == [None]

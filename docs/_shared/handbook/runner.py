@@ -63,20 +63,25 @@ def run_code(
     prelude: list[str] | None = None,
     timeout: float | None = None,
     python: str = sys.executable,
+    env: dict[str, str] | None = None,
 ) -> RunResult:
-    """Run ``code`` as ``example.py``; ``prelude`` are blocks it continues."""
+    """Run ``code`` as ``example.py``; ``prelude`` are blocks it continues.
+
+    ``env`` adds variables to the example's environment (a service's address).
+    """
     timeout = default_timeout() if timeout is None else timeout
     workdir = Path(tempfile.mkdtemp(prefix="handbook-example-"))
     try:
         source = "".join(_with_newline(part) + _SENTINEL_LINE for part in prelude or [])
         (workdir / "example.py").write_text(source + code, encoding="utf-8")
         report = workdir.parent / (workdir.name + ".leaks")
-        env = _environment(report)
+        environment = _environment(report)
+        environment.update(env or {})
         started = time.perf_counter()
         process = subprocess.Popen(
             [python, "example.py"],
             cwd=workdir,
-            env=env,
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

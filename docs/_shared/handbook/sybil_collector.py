@@ -7,6 +7,7 @@ sybil and pytest, and decides pass, fail or skip for each example.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,7 @@ from handbook.checking import compare
 from handbook.markup import Example as PageExample
 from handbook.markup import MarkupError, parse_text
 from handbook.runner import RunResult, run_code
+from handbook.services import ADMIN_DSN_VARIABLE, postgres_database
 
 __all__ = ["available_services", "example_sybils", "parse_document"]
 
@@ -88,7 +90,13 @@ def evaluate_example(sybil_example: Example) -> str | None:
     chain = example.chain()
     for earlier in chain[:-1]:
         _skip_if_not_runnable(earlier)
-    result = run_code(example.code, prelude=[earlier.code for earlier in chain[:-1]])
+    prelude = [earlier.code for earlier in chain[:-1]]
+    with contextlib.ExitStack() as services:
+        env = {}
+        if any(part.service == "postgres" for part in chain):
+            admin_dsn = os.environ[ADMIN_DSN_VARIABLE]
+            env["DATABASE_URL"] = services.enter_context(postgres_database(admin_dsn))
+        result = run_code(example.code, prelude=prelude, env=env)
     return check_result(example, result)
 
 
