@@ -38,6 +38,7 @@ SLEEP = "misconceptions/sleep-cannot-be-cancelled.md"
 BASE_EXCEPTION = "misconceptions/catching-baseexception-is-harmless.md"
 ACLOSE_ERRORS = "misconceptions/swallowing-aclose-errors.md"
 OTHER_TASK = "misconceptions/finalising-in-another-task-is-harmless.md"
+TASKS_AT_EXIT = "misconceptions/tasks-never-cancelled-at-exit.md"
 
 RULES = (
     Rule(SLEEP, "ruff", "ASYNC251", "nap_blocking", "worker"),
@@ -49,6 +50,8 @@ RULES = (
     Rule(OTHER_TASK, "flake8-async", "ASYNC119", "consume_and_drop", "consume_and_close"),
     Rule(OTHER_TASK, "flake8-async", "ASYNC101", "consume_and_drop", "consume_and_close"),
     Rule(OTHER_TASK, "ruff", "ASYNC119", "consume_and_drop", "consume_and_close"),
+    Rule(TASKS_AT_EXIT, "ruff", "RUF006", "checkout_and_forget", "checkout"),
+    Rule(TASKS_AT_EXIT, "flake8-async", "ASYNC300", "checkout_and_forget", "checkout"),
 )
 
 
