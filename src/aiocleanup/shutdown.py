@@ -479,11 +479,13 @@ class GracefulShutdown:
         return self._inflight == 0 and len(self._supervisor) == 0 and self._body_done
 
     def _count_unfinished_work(self) -> int:
-        # A spawned task running an in-flight unit counts once, as the unit.
+        # A task (spawned, or the body) running an in-flight unit counts
+        # once, as the unit.
         spawned_outside_units = sum(
             1 for task in self._supervisor._running if task not in self._unit_owners
         )
-        return self._inflight + spawned_outside_units + (not self._body_done)
+        body_outside_units = not self._body_done and self._body not in self._unit_owners
+        return self._inflight + spawned_outside_units + body_outside_units
 
     def _stop_body(self) -> None:
         if self._body is None or self._body_done or self._body_watches:

@@ -353,6 +353,16 @@ async def test_the_body_is_cancelled_after_its_inflight_unit() -> None:
     assert result_of(shutdown).exit_status is ExitStatus.CLEAN
 
 
+async def test_a_unit_cut_off_in_the_body_counts_once() -> None:
+    async with GracefulShutdown(signals=(), grace=0.05, cancel_timeout=1) as shutdown:
+        asyncio.get_running_loop().call_later(0.01, shutdown.request, "test")
+        async with shutdown.inflight():
+            await asyncio.sleep(60)  # a job longer than the grace period
+    result = result_of(shutdown)
+    assert result.cut_off == 1
+    assert result.exit_status is ExitStatus.CUT_OFF
+
+
 async def test_a_body_that_watches_for_the_request_is_not_cancelled() -> None:
     log: list[str] = []
     async with GracefulShutdown(signals=(), grace=5) as shutdown:
