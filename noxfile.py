@@ -139,3 +139,20 @@ def clean(session: nox.Session) -> None:
         if path.exists():
             session.log(f"removing {path.relative_to(ROOT)}")
             shutil.rmtree(path)
+
+
+@nox.session(python=DOCS_PYTHON)
+def browser(session: nox.Session) -> None:
+    """Build the site, then test it in Chromium (apt-get install chromium) with Playwright."""
+    install(session, "browser")
+    session.run("python", "-m", "handbook.build", env={"PYTHONPATH": TOOLING})
+    # HANDBOOK_BROWSER makes tests/browser collectable; there, a missing
+    # Chromium fails instead of skipping.
+    session.run(
+        "pytest",
+        "tests/browser",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"HANDBOOK_BROWSER": "1"},
+    )

@@ -135,7 +135,9 @@ def test_stdlib_names_link_to_docs_python_org_offline(site: Path) -> None:
 
 def test_output_blocks_are_not_given_copy_buttons(site: Path) -> None:
     script = (site / "en" / "_static" / "copybutton.js").read_text(encoding="utf-8")
-    assert "div[class*='highlight-']:not(.output) > div.highlight > pre" in script
+    # copybutton pastes the selector into a single-quoted JavaScript string.
+    selector = 'div[class*="highlight-"]:not(.output) > div.highlight > pre'
+    assert f"const COPYBUTTON_SELECTOR = '{selector}';" in script
     html = (site / "en" / "guide" / "demo.html").read_text(encoding="utf-8")
     assert 'class="output highlight-text notranslate"' in html
 

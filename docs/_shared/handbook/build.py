@@ -48,7 +48,10 @@ def build(extra: list[str]) -> int:
     if failed:
         print(f"docs build failed for: {', '.join(failed)}", file=sys.stderr)
         return 1
-    shutil.copyfile(DOCS / "_shared" / "root" / "index.html", HTML / "index.html")
+    # The root pages: index.html picks a language, 404.html is what hosts
+    # serve for a missing URL at any depth.
+    for page in sorted((DOCS / "_shared" / "root").glob("*.html")):
+        shutil.copyfile(page, HTML / page.name)
     print(f"Site built: open {HTML / 'index.html'}")
     return 0
 

@@ -91,7 +91,9 @@ def configure(language: str) -> dict[str, Any]:
         "pygments_style": "friendly",
         "pygments_dark_style": "monokai",
         # Copy python and shell code; never output blocks, never prompts.
-        "copybutton_selector": "div[class*='highlight-']:not(.output) > div.highlight > pre",
+        # (Double quotes only: copybutton pastes this into a single-quoted
+        # JavaScript string.)
+        "copybutton_selector": 'div[class*="highlight-"]:not(.output) > div.highlight > pre',
         "copybutton_exclude": ".linenos, .gp, .go",
         "copybutton_prompt_text": "",
         # Offline builds: the inventory is generated from the local

@@ -171,6 +171,12 @@ def page_context(
         (HREFLANG[language], absolute(here, language)),
         (HREFLANG[other], absolute(counterpart, other)),
     ]
+    # Explicit targets are shared by both languages: the switch keeps the
+    # reader's section by sending them to the enclosing one (handbook.js).
+    labels = app.env.domaindata["std"]["labels"]
+    context["handbook_targets"] = sorted(
+        {labelid for docname, labelid, _ in labels.values() if docname == pagename and labelid}
+    )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
