@@ -13,10 +13,13 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from handbook.markup import parse_file
@@ -107,6 +110,38 @@ async def refused(port: int) -> bool:
     return False
 
 
+async def post_job(session: Any, url: str) -> str:
+    """POST one slow job; its status and body, or the client error."""
+    import aiohttp
+
+    try:
+        async with session.post(url) as response:
+            return f"{response.status} {await response.text()}"
+    except aiohttp.ClientError as error:
+        return repr(error)
+
+
+async def jobs_in_flight_then_sigterm(
+    session: Any, service: Service, base: str, status_path: str, expected: str
+) -> tuple[list[asyncio.Task[str]], float]:
+    """Start REQUESTS slow jobs, wait until the service reports ``expected``
+    at ``status_path``, then send SIGTERM; the jobs and when it was sent."""
+    url = f"{base}/jobs?seconds={REQUEST_SECONDS}"
+    jobs = [asyncio.create_task(post_job(session, url)) for _ in range(REQUESTS)]
+    # SIGTERM only once the service is working on every one of them.
+    deadline = time.monotonic() + STEP_TIMEOUT
+    status = ""
+    while status != expected:
+        assert time.monotonic() < deadline, f"never saw {expected!r}, last {status!r}"
+        async with session.get(f"{base}{status_path}") as response:
+            status = await response.text()
+        await asyncio.sleep(0.01)
+    assert not any(job.done() for job in jobs), "jobs finished before SIGTERM"
+    signalled = time.monotonic()
+    service.process.send_signal(signal.SIGTERM)
+    return jobs, signalled
+
+
 class Kit:
     """What a load test needs, handed over as the ``kit`` fixture."""
 
@@ -115,6 +150,7 @@ class Kit:
     STEP_TIMEOUT = STEP_TIMEOUT
     service_source = staticmethod(service_source)
     refused = staticmethod(refused)
+    jobs_in_flight_then_sigterm = staticmethod(jobs_in_flight_then_sigterm)
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory

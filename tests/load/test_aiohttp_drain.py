@@ -5,7 +5,6 @@ connections, every cleanup hook runs, the process exits in time."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 
 import aiohttp
@@ -17,14 +16,6 @@ SHUTDOWN_TIMEOUT = 3.0
 GRACE = READINESS_DELAY + SHUTDOWN_TIMEOUT
 
 
-async def post_job(session: aiohttp.ClientSession, url: str) -> str:
-    try:
-        async with session.post(url) as response:
-            return f"{response.status} {await response.text()}"
-    except aiohttp.ClientError as error:
-        return repr(error)
-
-
 async def scenario(kit) -> None:
     source = kit.service_source(PAGE, "READINESS_DELAY = float(")
     env = {"READINESS_DELAY": str(READINESS_DELAY), "SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT)}
@@ -34,22 +25,9 @@ async def scenario(kit) -> None:
         connector = aiohttp.TCPConnector(limit=0)  # no client-side cap on connections
         timeout = aiohttp.ClientTimeout(total=kit.STEP_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            url = f"{base}/jobs?seconds={kit.REQUEST_SECONDS}"
-            jobs = [asyncio.create_task(post_job(session, url)) for _ in range(kit.REQUESTS)]
-
-            # SIGTERM only once the service is working on every one of them.
-            expected = f"ready, {kit.REQUESTS} jobs in flight"
-            deadline = time.monotonic() + kit.STEP_TIMEOUT
-            status = ""
-            while status != expected:
-                assert time.monotonic() < deadline, f"never saw {expected!r}, last {status!r}"
-                async with session.get(f"{base}/ready") as response:
-                    status = await response.text()
-                await asyncio.sleep(0.01)
-            assert not any(job.done() for job in jobs), "jobs finished before SIGTERM"
-
-            signalled = time.monotonic()
-            service.process.send_signal(signal.SIGTERM)
+            jobs, signalled = await kit.jobs_in_flight_then_sigterm(
+                session, service, base, "/ready", f"ready, {kit.REQUESTS} jobs in flight"
+            )
 
             await service.wait_for_line("readiness answers 503")
             async with session.get(f"{base}/ready") as response:

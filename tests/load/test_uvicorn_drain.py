@@ -16,14 +16,6 @@ PAGE = "en/patterns/draining-uvicorn.md"
 GRACE = 3.0
 
 
-async def post_job(session: aiohttp.ClientSession, url: str) -> str:
-    try:
-        async with session.post(url) as response:
-            return f"{response.status} {await response.text()}"
-    except aiohttp.ClientError as error:
-        return repr(error)
-
-
 async def scenario(kit) -> None:
     source = kit.service_source(PAGE, "GRACEFUL_TIMEOUT = float(")
     async with kit.start(source, {"GRACEFUL_TIMEOUT": str(GRACE)}) as service:
@@ -33,22 +25,9 @@ async def scenario(kit) -> None:
         connector = aiohttp.TCPConnector(limit=0)  # no client-side cap on connections
         timeout = aiohttp.ClientTimeout(total=kit.STEP_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            url = f"{base}/jobs?seconds={kit.REQUEST_SECONDS}"
-            jobs = [asyncio.create_task(post_job(session, url)) for _ in range(kit.REQUESTS)]
-
-            # SIGTERM only once the service is working on every one of them.
-            expected = f"{kit.REQUESTS} jobs in flight"
-            deadline = time.monotonic() + kit.STEP_TIMEOUT
-            status = ""
-            while status != expected:
-                assert time.monotonic() < deadline, f"never saw {expected!r}, last {status!r}"
-                async with session.get(f"{base}/status") as response:
-                    status = await response.text()
-                await asyncio.sleep(0.01)
-            assert not any(job.done() for job in jobs), "jobs finished before SIGTERM"
-
-            signalled = time.monotonic()
-            service.process.send_signal(signal.SIGTERM)
+            jobs, signalled = await kit.jobs_in_flight_then_sigterm(
+                session, service, base, "/status", f"{kit.REQUESTS} jobs in flight"
+            )
 
             # uvicorn logs this right before it closes the listener, and the
             # next line 0.1 s later; by then the listener is closed.
