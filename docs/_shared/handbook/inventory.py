@@ -49,6 +49,7 @@ PAGES = {
     "concurrent.futures._base": "library/concurrent.futures.html",
     "concurrent.futures.thread": "library/concurrent.futures.html",
     "logging": "library/logging.html",
+    "logging.handlers": "library/logging.handlers.html",
     "warnings": "library/warnings.html",
     "sys": "library/sys.html",
     "gc": "library/gc.html",
@@ -100,6 +101,13 @@ _EXPRESSION_METHODS = {
     "object.__anext__": "reference/datamodel.html",
     "object.__del__": "reference/datamodel.html",
 }
+# Names the docs interpreter may not have yet (added in a later Python), or
+# modules the walk above skips; (name, role, uri).
+_EXTRA = [
+    ("asyncio.subprocess", "py:module", "library/asyncio-subprocess.html"),
+    ("asyncio.Queue.shutdown", "py:method", "library/asyncio-queue.html#asyncio.Queue.shutdown"),
+    ("asyncio.QueueShutDown", "py:exception", "library/asyncio-queue.html#asyncio.QueueShutDown"),
+]
 _TERMS = {
     "asynchronous generator": "glossary.html#term-asynchronous-generator",
     "asynchronous generator iterator": "glossary.html#term-asynchronous-generator-iterator",
@@ -192,6 +200,7 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
             )
     for name in ("None", "True", "False", "Ellipsis", "NotImplemented"):
         yield name, "py:data", f"library/constants.html#{name}"
+    yield from _EXTRA
     for term, uri in _TERMS.items():
         yield term, "std:term", uri
 
