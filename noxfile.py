@@ -42,7 +42,8 @@ def services(session: nox.Session) -> Iterator[dict[str, str]]:
     PostgreSQL runs when its server is installed; examples marked
     ``% service: postgres`` are skipped, visibly, when it is not.
     """
-    sys.path.insert(0, TOOLING)
+    if TOOLING not in sys.path:
+        sys.path.insert(0, TOOLING)
     from handbook.services import ADMIN_DSN_VARIABLE, find_postgres, postgres_cluster
 
     postgres = find_postgres()

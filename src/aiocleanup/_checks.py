@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Coroutine
 
-__all__ = ["check_name", "check_seconds", "check_signals"]
+__all__ = ["check_callable", "check_name", "check_seconds", "check_signals"]
 
 
 def check_seconds(value: object, *, what: str) -> float:
@@ -25,6 +26,19 @@ def check_seconds(value: object, *, what: str) -> float:
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
         raise ValueError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
     return seconds
+
+
+def check_callable(value: object, *, expected: str) -> None:
+    """Raise unless *value* is callable; *expected* says what was wanted.
+
+    A coroutine object passed by mistake (``f()`` for ``f``) is closed, so it
+    does not also warn "coroutine ... was never awaited".
+    """
+    if callable(value):
+        return
+    if isinstance(value, Coroutine):
+        value.close()
+    raise TypeError(f"{expected}, got {type(value).__name__}")
 
 
 def check_name(value: object, *, what: str) -> str | None:

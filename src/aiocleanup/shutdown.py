@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import FrameType, TracebackType
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from ._checks import check_name, check_seconds, check_signals
+from ._checks import check_callable, check_name, check_seconds, check_signals
 from .tasks import ShutdownReport, TaskSupervisor
 
 __all__ = [
@@ -403,13 +403,11 @@ class GracefulShutdown:
             ValueError: if *timeout* is negative, NaN or infinite.
             ShuttingDown: if the cleanup phase has already begun.
         """
-        if not callable(callback):
-            if isinstance(callback, Coroutine):
-                callback.close()
-            raise TypeError(
-                "push() expected a callable that takes no arguments, such as "
-                f"conn.close (not conn.close()), got {type(callback).__name__}"
-            )
+        check_callable(
+            callback,
+            expected="push() expected a callable that takes no arguments, such as "
+            "conn.close (not conn.close())",
+        )
         check_name(name, what="name")
         step_timeout = (
             self._step_timeout if timeout is None else check_seconds(timeout, what="timeout")
@@ -852,13 +850,11 @@ def run(
             thread, or signals are requested outside the main thread.
         Exception: whatever *main* raised, after the shutdown phases ran.
     """
-    if not callable(main):
-        if isinstance(main, Coroutine):
-            main.close()
-        raise TypeError(
-            "run() expected an async function that takes the GracefulShutdown, "
-            f"such as main (not main()), got {type(main).__name__}"
-        )
+    check_callable(
+        main,
+        expected="run() expected an async function that takes the GracefulShutdown, "
+        "such as main (not main())",
+    )
     graceful = GracefulShutdown(
         grace=grace,
         cancel_timeout=cancel_timeout,

@@ -150,11 +150,9 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
-        if "._" in module_name or (module_name.count(".") and module_name.startswith("asyncio.")):
+        if "._" in module_name or module_name.startswith("asyncio."):
             # Implementation modules only choose pages; names come from the
             # public module.
-            continue
-        if module_name == "concurrent.futures._base":
             continue
         yield module_name, "py:module", f"{page}#module-{module_name}"
         for name in getattr(module, "__all__", None) or dir(module):

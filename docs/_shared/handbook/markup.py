@@ -120,12 +120,6 @@ class Block:
             return f"{self.directive or 'fence'}:{self.language}"
         return self.kind
 
-    def option(self, key: str) -> str | None:
-        for name, value in self.options:
-            if name == key:
-                return value
-        return None
-
 
 @dataclass(frozen=True)
 class Example:
@@ -207,13 +201,6 @@ class Page:
     @cached_property
     def python_blocks(self) -> list[Block]:
         return [block for block in self.blocks if block.kind == "python"]
-
-    def example_at(self, line: int) -> Example | None:
-        """The example whose python fence opens on ``line``."""
-        for example in self.examples:
-            if example.line == line:
-                return example
-        return None
 
 
 def parse_file(path: str | Path, *, display_path: str | None = None) -> Page:

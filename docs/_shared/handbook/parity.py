@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
-from handbook.markup import Block, MarkupError, Page, parse_file
+from handbook.markup import Block, MarkupError, Page, Target, parse_file
 
 __all__ = ["Problem", "check_pair", "check_tree", "main"]
 
@@ -149,24 +149,23 @@ def _compare(en: Page, zh: Page) -> Iterator[Problem]:
                 f"{'English' if a_block else 'Chinese'} only",
             )
             break
-        message = _compare_blocks(a_block, b_block)
-        if message:
+        difference = _compare_blocks(a_block, b_block)
+        if difference:
+            message, en_line, zh_line = difference
             yield problem(
-                *_block_lines(a_block, b_block, message), f"code block {position}: {message[0]}"
+                en_line or a_block.line,
+                zh_line or b_block.line,
+                f"code block {position}: {message}",
             )
             break
 
 
-def _target_name(target: object) -> str:
-    return f"({target.name})=" if target is not None else "nothing"  # type: ignore[attr-defined]
+def _target_name(target: Target | None) -> str:
+    return f"({target.name})=" if target is not None else "nothing"
 
 
 def _last_line(page: Page) -> int:
     return max(len(page.lines), 1)
-
-
-def _block_lines(a: Block, b: Block, message: tuple[str, int, int]) -> tuple[int, int]:
-    return message[1] or a.line, message[2] or b.line
 
 
 def _compare_blocks(a: Block, b: Block) -> tuple[str, int, int] | None:
