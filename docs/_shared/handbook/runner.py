@@ -6,14 +6,29 @@ the test session, with stdout and stderr merged in one unbuffered pipe so the
 text interleaves as in a terminal.  Interpreter-exit messages are part of the
 output, as they are for a reader.  The process gets a wall-clock bound; on
 expiry its whole process group is killed.
+
+Two ways to start that process, chosen by HANDBOOK_EXAMPLE_RUNNER:
+
+``fork`` (the default where ``os.fork`` exists)
+    A fork server (``_forkserver/forkserver.py``) starts once per test process,
+    imports :data:`PRELOAD` and forks for each example; the child becomes
+    ``python example.py`` in the example's directory, with its environment,
+    arguments, ``sys.path``, a fresh ``__main__`` and the usual interpreter
+    exit.  Starting an interpreter and importing asyncio is most of what a
+    small example costs, and a fork skips both.
+``spawn``
+    A new interpreter per example, literally ``python example.py``.  CI runs
+    every example this way too, so nothing passes only because of the fork.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,10 +36,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["CONTINUE_SENTINEL", "RunResult", "default_timeout", "run_code"]
+__all__ = ["CONTINUE_SENTINEL", "PRELOAD", "RunResult", "default_timeout", "run_code", "runner"]
 
 _SITE_DIR = Path(__file__).with_name("_site")
+_FORK_SERVER = Path(__file__).with_name("_forkserver") / "forkserver.py"
+_EXIT_REPORT = _SITE_DIR / "handbook_exit_report.py"
+#: Imported by the fork server before its first fork: standard-library
+#: modules the examples use (asyncio imports most of the rest).  Third-party
+#: libraries are not preloaded, so their import stays part of the example.
+PRELOAD = ("asyncio", "tempfile", "pathlib")
+RUNNER_VARIABLE = "HANDBOOK_EXAMPLE_RUNNER"
 CONTINUE_SENTINEL = "\x00handbook: continued example starts here\x00"
 _SENTINEL_LINE = f"__import__('sys').stdout.write({CONTINUE_SENTINEL + chr(10)!r})\n"
 # Settings a developer may have that would change what an example prints.
@@ -41,6 +64,14 @@ _SCRUBBED_ENVIRONMENT = (
     "FORCE_COLOR",
     "PY_COLORS",
 )
+
+
+def runner() -> str:
+    """``fork`` or ``spawn`` (HANDBOOK_EXAMPLE_RUNNER; fork where os.fork exists)."""
+    chosen = os.environ.get(RUNNER_VARIABLE) or ("fork" if hasattr(os, "fork") else "spawn")
+    if chosen not in ("fork", "spawn"):
+        raise ValueError(f"{RUNNER_VARIABLE} must be fork or spawn, not {chosen!r}")
+    return chosen
 
 
 def default_timeout() -> float:
@@ -75,35 +106,19 @@ def run_code(
         source = "".join(_with_newline(part) + _SENTINEL_LINE for part in prelude or [])
         (workdir / "example.py").write_text(source + code, encoding="utf-8")
         report = workdir.parent / (workdir.name + ".leaks")
-        environment = _environment(report)
-        environment.update(env or {})
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [python, "example.py"],
-            cwd=workdir,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        # Read in a thread and wait for the process, not for end-of-file: a
-        # child process the example leaked may hold the pipe open.
-        chunks: list[bytes] = []
-        reader = threading.Thread(target=lambda: chunks.append(_read_all(process)), daemon=True)
-        reader.start()
-        timed_out = False
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(process.pid)
-            process.wait()
+        extra = env or {}
+        # A variable the interpreter reads as it starts needs a new interpreter.
+        if runner() == "fork" and not _startup_settings(extra):
+            started = time.perf_counter()
+            returncode, raw, timed_out = _fork_servers.get(python).run(
+                workdir, report, extra, timeout
+            )
+        else:
+            environment = _environment(report)
+            environment.update(extra)
+            started = time.perf_counter()
+            returncode, raw, timed_out = _spawn(python, workdir, environment, timeout)
         duration = time.perf_counter() - started
-        # Whatever the example left in its process group goes too.
-        _kill_group(process.pid)
-        reader.join(timeout=5)
-        raw = b"".join(chunks)
         output = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
         if prelude:
             output = output.rpartition(CONTINUE_SENTINEL + "\n")[2]
@@ -111,27 +126,185 @@ def run_code(
         if report.exists():
             leaks = [line for line in report.read_text(encoding="utf-8").splitlines() if line]
             report.unlink()
-        return RunResult(output, process.returncode, duration, timed_out, leaks)
+        return RunResult(output, returncode, duration, timed_out, leaks)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _read_all(process: subprocess.Popen[bytes]) -> bytes:
+def _spawn(
+    python: str, workdir: Path, environment: dict[str, str], timeout: float
+) -> tuple[int | None, bytes, bool]:
+    process = subprocess.Popen(
+        [python, "example.py"],
+        cwd=workdir,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     assert process.stdout is not None
-    with process.stdout:
-        return process.stdout.read()
+    reader = _Reader(process.stdout)
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(process.pid)
+        process.wait()
+    # Whatever the example left in its process group goes too.
+    _kill_group(process.pid)
+    return process.returncode, reader.result(), timed_out
+
+
+class _Reader:
+    """Read a pipe to its end in a thread, taking ownership of the descriptor.
+
+    The caller waits for the process, not for end-of-file: a child process
+    the example leaked may hold the pipe open.
+    """
+
+    def __init__(self, pipe: BinaryIO) -> None:
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe: BinaryIO) -> None:
+        with pipe:
+            self._chunks.append(pipe.read())
+
+    def result(self) -> bytes:
+        self._thread.join(timeout=5)
+        return b"".join(self._chunks)
+
+
+class _ForkServer:
+    """One fork server process (see the module docstring) and its socket."""
+
+    def __init__(self, python: str, base_environment: dict[str, str]) -> None:
+        self.python = python
+        self.base_environment = base_environment
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._log = tempfile.TemporaryFile()
+        with theirs:
+            self._process = subprocess.Popen(
+                [
+                    python,
+                    str(_FORK_SERVER),
+                    str(theirs.fileno()),
+                    str(_EXIT_REPORT),
+                    *PRELOAD,
+                ],
+                env=base_environment,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=self._log,
+                pass_fds=[theirs.fileno()],
+                start_new_session=True,
+            )
+        self._channel = ours
+        self._receive(timeout=60)  # {"ready": true}
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def close(self) -> None:
+        self._channel.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._log.close()
+
+    def _receive(self, timeout: float | None) -> dict[str, object]:
+        self._channel.settimeout(timeout)
+        data = self._channel.recv(65536)
+        if not data:
+            self._log.seek(0)
+            log = self._log.read().decode(errors="replace")
+            raise RuntimeError(f"the example fork server ({self.python}) stopped:\n{log}")
+        message: dict[str, object] = json.loads(data)
+        return message
+
+    def run(
+        self, workdir: Path, report: Path, extra: dict[str, str], timeout: float
+    ) -> tuple[int | None, bytes, bool]:
+        environment = _environment(None)
+        environment.update(extra)
+        request = {
+            "workdir": str(workdir),
+            "script": "example.py",
+            "python": self.python,
+            "env": environment,
+            "report": str(report),
+        }
+        read_end, write_end = os.pipe()
+        try:
+            socket.send_fds(self._channel, [json.dumps(request).encode()], [write_end])
+        finally:
+            os.close(write_end)
+        reader = _Reader(open(read_end, "rb"))  # noqa: SIM115 (the reader closes it)
+        pid = int(self._receive(timeout=30)["pid"])  # type: ignore[call-overload]
+        timed_out = False
+        try:
+            reply = self._receive(timeout=timeout)
+        except TimeoutError:
+            timed_out = True
+            _kill_group(pid)
+            reply = self._receive(timeout=30)
+        _kill_group(pid)
+        return reply["returncode"], reader.result(), timed_out  # type: ignore[return-value]
+
+
+class _ForkServers:
+    """The fork server of each interpreter, restarted when the environment changes."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, _ForkServer] = {}
+
+    def get(self, python: str) -> _ForkServer:
+        environment = _environment(None)
+        server = self._servers.get(python)
+        if server is not None and (
+            _startup_settings(server.base_environment) != _startup_settings(environment)
+            or not server.alive()
+        ):
+            server.close()
+            server = None
+        if server is None:
+            server = self._servers[python] = _ForkServer(python, environment)
+        return server
+
+
+def _startup_settings(environment: dict[str, str]) -> dict[str, str]:
+    """The variables an interpreter reads as it starts (the rest are read later)."""
+    return {
+        name: value
+        for name, value in environment.items()
+        if name.startswith(("PYTHON", "LC_")) or name in ("LANG", "LANGUAGE")
+    }
+
+
+_fork_servers = _ForkServers()
 
 
 def _with_newline(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def _environment(report: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENVIRONMENT}
-    original = env.get("PYTHONPATH", "")
-    env["HANDBOOK_ORIGINAL_PYTHONPATH"] = original
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SITE_DIR), original) if p)
-    env["HANDBOOK_LEAK_REPORT"] = str(report)
+def _environment(report: Path | None) -> dict[str, str]:
+    """The example's environment; with a report, the spawn runner's additions too."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SCRUBBED_ENVIRONMENT and not k.startswith("PYTEST_")
+    }
+    if report is not None:
+        original = env.get("PYTHONPATH", "")
+        env["HANDBOOK_ORIGINAL_PYTHONPATH"] = original
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SITE_DIR), original) if p)
+        env["HANDBOOK_LEAK_REPORT"] = str(report)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHON_COLORS"] = "0"

@@ -1,0 +1,135 @@
+"""Fork server: start one interpreter, fork it once per example.
+
+Started by :mod:`handbook.runner` as ``python forkserver.py FD EXIT_REPORT
+MODULE...``: FD is one end of a SOCK_SEQPACKET socket pair, EXIT_REPORT the
+path of ``handbook_exit_report.py`` and the modules are imported once, here,
+before the first fork.  Starting an interpreter and importing asyncio is most
+of what a small example costs; a fork is about a millisecond.
+
+For each request (a JSON object and, alongside it, the write end of the
+example's output pipe) the server forks.  The child turns itself into what
+``python example.py`` would have been (see :func:`become_example`) and runs
+the example as this interpreter's main program; the server answers with the
+child's pid, waits for it, and answers with its exit status.
+
+Everything this file does in the child happens before the example's first
+line or in this module's outermost frame, which strips its own frames from
+the traceback of an uncaught exception (a bare ``raise`` adds none), so the
+interpreter itself prints it, exits with its status and finalizes as usual.
+"""
+
+import sys
+
+# What a new interpreter has imported before its main program starts.
+_STARTUP_MODULES = list(sys.modules)
+
+import builtins  # noqa: E402
+import gc  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import types  # noqa: E402
+from importlib.machinery import SourceFileLoader  # noqa: E402
+
+_MAX_MESSAGE = 1 << 20
+
+
+def _load_exit_report(path):
+    spec = importlib.util.spec_from_file_location("handbook_exit_report", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["handbook_exit_report"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def serve(channel):
+    """Answer requests until the runner goes away; in a child, return its request."""
+    while True:
+        try:
+            data, fds, _flags, _address = socket.recv_fds(channel, _MAX_MESSAGE, 1)
+        except ConnectionResetError:
+            return None
+        if not data:
+            return None
+        request = json.loads(data)
+        [output] = fds
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            request["output_fd"] = output
+            return request
+        os.close(output)
+        channel.send(json.dumps({"pid": pid}).encode())
+        _, status = os.waitpid(pid, 0)
+        channel.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
+
+
+def become_example(request, startup_modules, exit_report):
+    """Turn this forked child into ``python example.py`` run in the request's directory."""
+    os.setsid()
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    output = request["output_fd"]
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    workdir = request["workdir"]
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    path = os.path.join(workdir, request["script"])
+    sys.argv = [request["script"]]
+    sys.orig_argv = [request["python"], request["script"]]
+    sys.path[0] = workdir
+    # A fresh __main__, in the place a new interpreter has it in sys.modules
+    # (module teardown at exit follows that order).
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__cached__ = None
+    main.__builtins__ = builtins
+    main.__loader__ = SourceFileLoader("__main__", path)
+    modules = dict(sys.modules)
+    modules["__main__"] = main
+    order = [name for name in startup_modules if name in modules]
+    order += [name for name in modules if name not in startup_modules]
+    sys.modules.clear()
+    sys.modules.update((name, modules[name]) for name in order)
+    exit_report.install(request["report"])
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec")
+    return code, main.__dict__
+
+
+def main():
+    channel = socket.socket(fileno=int(sys.argv[1]))
+    startup_modules = _STARTUP_MODULES
+    exit_report = _load_exit_report(sys.argv[2])
+    for name in sys.argv[3:]:
+        __import__(name)
+    # What the imports built lives until exit: keep it out of the children's
+    # collections (and their copies of its memory pages).  The children
+    # still finalize it at exit as usual.
+    gc.collect()
+    gc.freeze()
+    channel.send(b'{"ready": true}')
+    request = serve(channel)
+    if request is None:
+        return
+    code, namespace = become_example(request, startup_modules, exit_report)
+    del request, startup_modules, exit_report, channel
+    exec(code, namespace)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException as error:
+        # Only the example's own frames, as if it were the main program.
+        here = error.__traceback__
+        while here is not None and here.tb_frame.f_code.co_filename == __file__:
+            here = here.tb_next
+        error.__traceback__ = here
+        del here, error
+        raise
