@@ -10,8 +10,9 @@ expiry its whole process group is killed.
 Two ways to start that process, chosen by HANDBOOK_EXAMPLE_RUNNER:
 
 ``fork`` (the default where ``os.fork`` exists)
-    A fork server (``_forkserver/forkserver.py``) starts once per test process,
-    imports :data:`PRELOAD` and forks for each example; the child becomes
+    A fork server (``_forkserver/forkserver.py``) starts once per test process
+    (and set of libraries, see :data:`PRELOADABLE`), imports :data:`PRELOAD`
+    and those libraries, and forks for each example; the child becomes
     ``python example.py`` in the example's directory, with its environment,
     arguments, ``sys.path``, a fresh ``__main__`` and the usual interpreter
     exit.  Starting an interpreter and importing asyncio is most of what a
@@ -23,6 +24,7 @@ Two ways to start that process, chosen by HANDBOOK_EXAMPLE_RUNNER:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -38,15 +40,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["CONTINUE_SENTINEL", "PRELOAD", "RunResult", "default_timeout", "run_code", "runner"]
+__all__ = [
+    "CONTINUE_SENTINEL",
+    "PRELOAD",
+    "PRELOADABLE",
+    "RunResult",
+    "default_timeout",
+    "preload",
+    "run_code",
+    "runner",
+]
 
 _SITE_DIR = Path(__file__).with_name("_site")
 _FORK_SERVER = Path(__file__).with_name("_forkserver") / "forkserver.py"
 _EXIT_REPORT = _SITE_DIR / "handbook_exit_report.py"
-#: Imported by the fork server before its first fork: standard-library
-#: modules the examples use (asyncio imports most of the rest).  Third-party
-#: libraries are not preloaded, so their import stays part of the example.
+#: Imported by every fork server before its first fork: standard-library
+#: modules the examples use (asyncio imports most of the rest).
 PRELOAD = ("asyncio", "tempfile", "pathlib")
+#: Libraries the pages use whose import prints nothing and changes nothing
+#: an example could see.  An example that imports some of them runs in a fork
+#: server that has imported those too (one server per combination): importing
+#: aiohttp costs more than the example, but everything else would pay for
+#: tearing it down at exit.
+PRELOADABLE = frozenset(
+    {"aiocleanup", "aiofiles", "aiohttp", "aiosqlite", "anyio", "asyncpg", "starlette", "uvicorn"}
+)
 RUNNER_VARIABLE = "HANDBOOK_EXAMPLE_RUNNER"
 CONTINUE_SENTINEL = "\x00handbook: continued example starts here\x00"
 _SENTINEL_LINE = f"__import__('sys').stdout.write({CONTINUE_SENTINEL + chr(10)!r})\n"
@@ -110,7 +128,8 @@ def run_code(
         # A variable the interpreter reads as it starts needs a new interpreter.
         if runner() == "fork" and not _startup_settings(extra):
             started = time.perf_counter()
-            returncode, raw, timed_out = _fork_servers.get(python).run(
+            server = _fork_servers.get(python, preload(source + code))
+            returncode, raw, timed_out = server.run(
                 workdir, report, extra, timeout
             )
         else:
@@ -129,6 +148,23 @@ def run_code(
         return RunResult(output, returncode, duration, timed_out, leaks)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def preload(source: str) -> tuple[str, ...]:
+    """What the fork server for ``source`` imports: :data:`PRELOAD` and its libraries."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return PRELOAD
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module)
+    return PRELOAD + tuple(
+        sorted(name for name in imported if name.partition(".")[0] in PRELOADABLE)
+    )
 
 
 def _spawn(
@@ -181,7 +217,9 @@ class _Reader:
 class _ForkServer:
     """One fork server process (see the module docstring) and its socket."""
 
-    def __init__(self, python: str, base_environment: dict[str, str]) -> None:
+    def __init__(
+        self, python: str, modules: tuple[str, ...], base_environment: dict[str, str]
+    ) -> None:
         self.python = python
         self.base_environment = base_environment
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -193,7 +231,7 @@ class _ForkServer:
                     str(_FORK_SERVER),
                     str(theirs.fileno()),
                     str(_EXIT_REPORT),
-                    *PRELOAD,
+                    *modules,
                 ],
                 env=base_environment,
                 stdin=subprocess.DEVNULL,
@@ -258,14 +296,14 @@ class _ForkServer:
 
 
 class _ForkServers:
-    """The fork server of each interpreter, restarted when the environment changes."""
+    """A fork server per interpreter and preload, restarted when the environment changes."""
 
     def __init__(self) -> None:
-        self._servers: dict[str, _ForkServer] = {}
+        self._servers: dict[tuple[str, tuple[str, ...]], _ForkServer] = {}
 
-    def get(self, python: str) -> _ForkServer:
+    def get(self, python: str, modules: tuple[str, ...]) -> _ForkServer:
         environment = _environment(None)
-        server = self._servers.get(python)
+        server = self._servers.get((python, modules))
         if server is not None and (
             _startup_settings(server.base_environment) != _startup_settings(environment)
             or not server.alive()
@@ -273,7 +311,7 @@ class _ForkServers:
             server.close()
             server = None
         if server is None:
-            server = self._servers[python] = _ForkServer(python, environment)
+            server = self._servers[python, modules] = _ForkServer(python, modules, environment)
         return server
 
 

@@ -107,7 +107,10 @@ def main():
     startup_modules = _STARTUP_MODULES
     exit_report = _load_exit_report(sys.argv[2])
     for name in sys.argv[3:]:
-        __import__(name)
+        try:
+            __import__(name)
+        except ImportError:
+            pass  # the example's own import will fail as it would for a reader
     # What the imports built lives until exit: keep it out of the children's
     # collections (and their copies of its memory pages).  The children
     # still finalize it at exit as usual.
