@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Iterator
@@ -94,6 +95,23 @@ def docs(session: nox.Session) -> None:
     session.run("python", "-m", "handbook.build", *session.posargs, env={"PYTHONPATH": TOOLING})
 
 
+@nox.session(python=DOCS_PYTHON, name="docs-spawn")
+def docs_spawn(session: nox.Session) -> None:
+    """Every docs example in a new interpreter each, not the fork server the others use."""
+    install(session, "docs")
+    with services(session) as env:
+        session.run(
+            "pytest",
+            "docs",
+            "-q",
+            "-n",
+            "auto",
+            "-p",
+            "no:cacheprovider",
+            env={**env, "HANDBOOK_EXAMPLE_RUNNER": "spawn"},
+        )
+
+
 @nox.session(python=DOCS_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff (with the flake8-async ASYNC rules) on everything, mypy --strict on src/."""
@@ -128,9 +146,11 @@ def serve(session: nox.Session) -> None:
 
 @nox.session(python=DOCS_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure the speed budgets (DESIGN §9) and print one table."""
+    """Measure the speed budgets (DESIGN §9) and print one table: nox -s bench -- --help."""
     install(session, "test")
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    # The docs rows time `nox -s docs` itself, run by this same nox.
+    nox_command = shlex.join([sys.executable, "-m", "nox"])
+    session.run("python", "benchmarks/run.py", *session.posargs, env={"HANDBOOK_NOX": nox_command})
 
 
 @nox.session(python=False)

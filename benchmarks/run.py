@@ -1,14 +1,15 @@
 """Run the benchmarks, print one table and save it as JSON.
 
-Usage: ``python benchmarks/run.py`` (``nox -s bench`` runs it). The results
-go to ``benchmarks/results/<timestamp>.json``; the exit status is 1 when a
-row is over its budget.
+Usage: ``python benchmarks/run.py [--runs N] [--only docs|package]``
+(``nox -s bench -- --runs 5`` passes the options on).  The results go to
+``benchmarks/results/<timestamp>.json``; the exit status is 1 when a row is
+over its budget.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
-import importlib
 import json
 import platform
 import sys
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# Each suite is a module in this directory with ``measure() -> list[dict]``.
-SUITES = ["package"]
+SUITES = ("docs", "package")
 
 
-def format_value(value: float, unit: str) -> str:
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
     if unit == "s":
         return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
     return f"{value:.3g} {unit}"
@@ -33,8 +35,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             r["name"],
             format_value(r["measured"], r["unit"]),
             format_value(r["baseline"], r["unit"]),
-            f"{r['ratio']:.3f}",
-            f"<= {r['budget']}",
+            "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
+            f"<= {r['budget']}x"
+            if r["baseline"] is not None
+            else "<= " + format_value(r["budget"], r["unit"]),
             "yes" if r["passed"] else "NO",
         )
         for r in rows
@@ -46,12 +50,27 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure the speed budgets of DESIGN §9.")
+    parser.add_argument("--runs", type=int, default=3, help="runs of nox -s docs (default 3)")
+    parser.add_argument("--only", choices=SUITES, help="one suite instead of both")
+    options = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
     rows: list[dict[str, Any]] = []
-    for suite in SUITES:
-        rows += importlib.import_module(suite).measure()
+    details: dict[str, Any] = {}
+    if options.only in (None, "docs"):
+        import docs
+
+        docs_rows, details["docs"] = docs.measure(runs=options.runs)
+        rows += docs_rows
+    if options.only in (None, "package"):
+        import package
+
+        rows += package.measure()
     print(table(rows))
+    if "docs" in details:
+        print()
+        print(docs.describe(details["docs"]))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     results = HERE / "results"
     results.mkdir(exist_ok=True)
@@ -61,6 +80,7 @@ def main() -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "rows": rows,
+        "details": details,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nsaved {path.relative_to(HERE.parent)}")

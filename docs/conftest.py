@@ -6,8 +6,13 @@ setting puts it on sys.path.
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from handbook.sybil_collector import example_sybils
@@ -18,6 +23,12 @@ LANGUAGES = ("en", "zh")
 pytest_collect_file = example_sybils(DOCS, LANGUAGES).pytest()
 
 _outcomes: Counter[tuple[str, str]] = Counter()
+#: When set, the test session writes how long each example took to this JSON
+#: file (benchmarks/docs.py reads it).
+TIMINGS_VARIABLE = "HANDBOOK_TIMINGS"
+_timings: list[dict[str, Any]] = []
+_started = time.perf_counter()
+_EXAMPLE_ID = re.compile(r"^(?P<page>.+\.md)::line:(?P<line>\d+),column:\d+$")
 
 
 def _language(nodeid: str) -> str | None:
@@ -45,6 +56,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     language = _language(report.nodeid)
     if language is None:
         return
+    match = _EXAMPLE_ID.match(report.nodeid)
+    if report.when == "call" and match:
+        _timings.append(
+            {
+                "page": match["page"],
+                "line": int(match["line"]),
+                "language": language,
+                "seconds": report.duration,
+                "outcome": report.outcome,
+            }
+        )
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         outcome = report.outcome
         if ("handbook", "page-error") in report.user_properties:
@@ -69,3 +91,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if broken:
             line += f"; {broken} page(s) could not be parsed"
         terminalreporter.write_line(line)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _started
+    _started = time.perf_counter()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = os.environ.get(TIMINGS_VARIABLE)
+    # With pytest-xdist, only the controller (no workerinput) has every report.
+    if not path or hasattr(session.config, "workerinput"):
+        return
+    document = {
+        "seconds": time.perf_counter() - _started,
+        "workers": getattr(session.config.option, "numprocesses", None),
+        "examples": _timings,
+    }
+    Path(path).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

@@ -21,6 +21,14 @@ from handbook.sybil_collector import SERVICES_VARIABLE, check_result, evaluate_e
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True, params=["fork", "spawn"] if hasattr(os, "fork") else ["spawn"])
+def example_runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every rule holds whichever way the examples are started."""
+    mode: str = request.param
+    monkeypatch.setenv("HANDBOOK_EXAMPLE_RUNNER", mode)
+    return mode
+
+
 class _SybilExample:
     """The part of a sybil Example the evaluator reads."""
 

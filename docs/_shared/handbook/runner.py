@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 __all__ = [
     "CONTINUE_SENTINEL",
@@ -129,9 +129,7 @@ def run_code(
         if runner() == "fork" and not _startup_settings(extra):
             started = time.perf_counter()
             server = _fork_servers.get(python, preload(source + code))
-            returncode, raw, timed_out = server.run(
-                workdir, report, extra, timeout
-            )
+            returncode, raw, timed_out = server.run(workdir, report, extra, timeout)
         else:
             environment = _environment(report)
             environment.update(extra)
@@ -200,12 +198,12 @@ class _Reader:
     the example leaked may hold the pipe open.
     """
 
-    def __init__(self, pipe: BinaryIO) -> None:
+    def __init__(self, pipe: IO[bytes]) -> None:
         self._chunks: list[bytes] = []
         self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
         self._thread.start()
 
-    def _read(self, pipe: BinaryIO) -> None:
+    def _read(self, pipe: IO[bytes]) -> None:
         with pipe:
             self._chunks.append(pipe.read())
 
@@ -223,7 +221,7 @@ class _ForkServer:
         self.python = python
         self.base_environment = base_environment
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         with theirs:
             self._process = subprocess.Popen(
                 [

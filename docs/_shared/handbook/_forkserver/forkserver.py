@@ -14,8 +14,10 @@ child's pid, waits for it, and answers with its exit status.
 
 Everything this file does in the child happens before the example's first
 line or in this module's outermost frame, which strips its own frames from
-the traceback of an uncaught exception (a bare ``raise`` adds none), so the
-interpreter itself prints it, exits with its status and finalizes as usual.
+the traceback of an uncaught exception and re-raises it with a bare ``raise``
+(which adds no frame), so the interpreter itself prints it, exits with its
+status and finalizes as usual.  tests/tooling/test_runner.py compares the two
+ways of running an example, probe by probe.
 """
 
 import sys
@@ -24,6 +26,7 @@ import sys
 _STARTUP_MODULES = list(sys.modules)
 
 import builtins  # noqa: E402
+import contextlib  # noqa: E402
 import gc  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
@@ -107,10 +110,10 @@ def main():
     startup_modules = _STARTUP_MODULES
     exit_report = _load_exit_report(sys.argv[2])
     for name in sys.argv[3:]:
-        try:
+        # If it is not installed, the example's own import fails as it would
+        # for a reader.
+        with contextlib.suppress(ImportError):
             __import__(name)
-        except ImportError:
-            pass  # the example's own import will fail as it would for a reader
     # What the imports built lives until exit: keep it out of the children's
     # collections (and their copies of its memory pages).  The children
     # still finalize it at exit as usual.
@@ -134,5 +137,15 @@ if __name__ == "__main__":
         while here is not None and here.tb_frame.f_code.co_filename == __file__:
             here = here.tb_next
         error.__traceback__ = here
+        if sys.version_info < (3, 11):
+            # 3.10 re-raises the exception of sys.exc_info(), a separate
+            # (type, value, traceback) triple: give it the same traceback.
+            import ctypes
+
+            handled = (type(error), error, here)
+            for item in handled:
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(item))  # PyErr_SetExcInfo steals
+            ctypes.pythonapi.PyErr_SetExcInfo(*map(ctypes.py_object, handled))
+            del handled, item
         del here, error
         raise
