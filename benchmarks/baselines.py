@@ -7,7 +7,7 @@ Each baseline is what you would write without aiocleanup; the candidate in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from pathlib import Path
 
@@ -19,7 +19,7 @@ async def cancel_and_gather(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def numbers() -> AsyncIterator[int]:
+async def numbers() -> AsyncGenerator[int, None]:
     yield 1
     yield 2
     yield 3

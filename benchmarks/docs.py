@@ -6,12 +6,15 @@
   writes how long each example took (docs/conftest.py, HANDBOOK_TIMINGS).
   From those runs: each example's median time, the median over all examples,
   the slowest ten, and the wall-clock time of verifying them all.
+* The same examples once more with ``nox -s docs-spawn``: each in a new
+  interpreter instead of the fork server.  Its median block is the baseline
+  of the median-block row, measured in the same benchmark run.
 * One edited page rebuilt: in a copy of docs/ (built once first), append a
   sentence to one page and time ``python -m handbook.build``.
 
-These budgets are absolute (seconds on the machine at hand), so there is no
-baseline and no ratio.  ``nox -s docs`` is found as HANDBOOK_NOX (a command,
-``nox -s bench`` sets it) or ``nox`` on PATH.
+The budgets are absolute (seconds on the machine at hand); the spawn
+baseline shows what the fork server saves, it is not what the budget is.
+nox is found as HANDBOOK_NOX (a command; ``nox -s bench`` sets it) or on PATH.
 """
 
 from __future__ import annotations
@@ -39,13 +42,16 @@ NOX_DOCS_BUDGET = 60.0
 REBUILD_BUDGET = 5.0
 
 
-def absolute_row(name: str, values: list[float], budget: float) -> dict[str, Any]:
+def absolute_row(
+    name: str, values: list[float], budget: float, baseline: float | None = None
+) -> dict[str, Any]:
     measured = statistics.median(values)
     return {
         "name": name,
         "measured": measured,
-        "baseline": None,
-        "ratio": None,
+        "baseline": baseline,
+        "ratio": None if baseline is None else measured / baseline,
+        "kind": "absolute",
         "budget": budget,
         "unit": "s",
         "passed": measured <= budget,
@@ -64,17 +70,18 @@ def nox_command() -> list[str]:
     return [found]
 
 
-def run_nox_docs(timings: Path) -> float:
-    """One ``nox -s docs`` from an empty build directory; its wall-clock seconds."""
-    for built in ("html", "doctrees"):
-        shutil.rmtree(BUILD / built, ignore_errors=True)
+def run_nox(session: str, timings: Path) -> float:
+    """One ``nox -s <session>`` (docs: from an empty build directory); its seconds."""
+    if session == "docs":
+        for built in ("html", "doctrees"):
+            shutil.rmtree(BUILD / built, ignore_errors=True)
     env = dict(os.environ, HANDBOOK_TIMINGS=str(timings))
     # Whatever environment nox -s bench runs in must not leak into nox.
     for name in ("VIRTUAL_ENV", "NOX_CURRENT_SESSION"):
         env.pop(name, None)
     started = time.perf_counter()
     completed = subprocess.run(
-        [*nox_command(), "-s", "docs"],
+        [*nox_command(), "-s", session],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -85,7 +92,7 @@ def run_nox_docs(timings: Path) -> float:
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
         print(completed.stdout[-5000:], file=sys.stderr)
-        raise SystemExit("nox -s docs failed; the docs benchmarks need it to pass")
+        raise SystemExit(f"nox -s {session} failed; the docs benchmarks need it to pass")
     return seconds
 
 
@@ -112,18 +119,25 @@ def rebuild_one_page(runs: int) -> list[float]:
         return seconds
 
 
-def summarize(documents: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per example, the median over the runs; then the figures the page shows."""
+def example_medians(documents: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+    """Each example that passed: its median time over the runs."""
     per_example: dict[tuple[str, int], list[float]] = {}
-    languages: dict[tuple[str, int], str] = {}
     for document in documents:
         for example in document["examples"]:
-            if example["outcome"] != "passed":
-                continue
-            key = (example["page"], example["line"])
-            per_example.setdefault(key, []).append(example["seconds"])
-            languages[key] = example["language"]
-    medians = {key: statistics.median(values) for key, values in per_example.items()}
+            if example["outcome"] == "passed":
+                key = (example["page"], example["line"])
+                per_example.setdefault(key, []).append(example["seconds"])
+    return {key: statistics.median(values) for key, values in per_example.items()}
+
+
+def summarize(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per example, the median over the runs; then the figures the page shows."""
+    languages = {
+        (example["page"], example["line"]): example["language"]
+        for document in documents
+        for example in document["examples"]
+    }
+    medians = example_medians(documents)
     summary: dict[str, Any] = {
         "examples": len(medians),
         "median": statistics.median(medians.values()),
@@ -161,9 +175,19 @@ def measure(runs: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         )
         for run in range(runs):
             timings = Path(scratch) / f"run-{run}.json"
-            nox_seconds.append(run_nox_docs(timings))
+            nox_seconds.append(run_nox("docs", timings))
             documents.append(json.loads(timings.read_text(encoding="utf-8")))
+        spawn_timings = Path(scratch) / "spawn.json"
+        run_nox("docs-spawn", spawn_timings)
+        spawned = example_medians([json.loads(spawn_timings.read_text(encoding="utf-8"))])
     summary = summarize(documents)
+    forked = example_medians(documents)
+    both = forked.keys() & spawned.keys()
+    summary["spawn"] = {
+        "examples": len(both),
+        "median spawn": statistics.median(spawned[key] for key in both),
+        "median fork": statistics.median(forked[key] for key in both),
+    }
     summary["workers"] = documents[0].get("workers")
     rebuild = rebuild_one_page(runs)
     rows = [
@@ -171,6 +195,7 @@ def measure(runs: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "docs examples, en+zh: median block",
             [summary["median"]],
             MEDIAN_BLOCK_BUDGET,
+            baseline=summary["spawn"]["median spawn"],
         ),
         absolute_row(
             "docs examples, en+zh: all verified (wall)",
@@ -187,9 +212,13 @@ def measure(runs: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def describe(summary: dict[str, Any]) -> str:
     """The per-language figures and the slowest examples, as text."""
+    spawn = summary["spawn"]
     lines = [
         f"docs examples ({summary['examples']} that ran, {summary['workers']} pytest workers; "
-        f"each example's median over the runs):"
+        f"each example's median over the runs):",
+        f"  baseline, each example in a new interpreter (nox -s docs-spawn, one run): median "
+        f"{spawn['median spawn'] * 1000:.1f} ms against {spawn['median fork'] * 1000:.1f} ms "
+        f"over the {spawn['examples']} examples both ran",
     ]
     for language, figures in summary["languages"].items():
         lines.append(

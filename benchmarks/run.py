@@ -36,9 +36,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             format_value(r["measured"], r["unit"]),
             format_value(r["baseline"], r["unit"]),
             "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
-            f"<= {r['budget']}x"
-            if r["baseline"] is not None
-            else "<= " + format_value(r["budget"], r["unit"]),
+            "<= " + format_value(r["budget"], r["unit"])
+            if r.get("kind") == "absolute"
+            else f"<= {r['budget']}x",
             "yes" if r["passed"] else "NO",
         )
         for r in rows
