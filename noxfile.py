@@ -66,11 +66,19 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     session.install(*requirements)
 
 
+def verify_examples(session: nox.Session, *paths: str, runner: str | None = None) -> None:
+    """Run pytest on ``paths`` with the services started; ``runner`` picks how examples start."""
+    with services(session) as env:
+        if runner is not None:
+            env = {**env, "HANDBOOK_EXAMPLE_RUNNER": runner}
+        session.run("pytest", *paths, "-q", "-n", "auto", "-p", "no:cacheprovider", env=env)
+
+
 @nox.session(python=TEST_PYTHONS)
 def tests(session: nox.Session) -> None:
     """Everything, on each Python: package tests, docs examples, parity, tooling tests."""
     install(session, "test")
-    # Examples spend most of their time starting interpreters: use every core.
+    # Examples spend much of their time waiting on child processes: use every core.
     with services(session) as env:
         session.run("pytest", "-n", "auto", *session.posargs, env=env)
 
@@ -80,18 +88,7 @@ def docs(session: nox.Session) -> None:
     """Verify every docs example, then build both languages into docs/_build/html."""
     install(session, "docs")
     # The site is never built from failing examples.
-    with services(session) as env:
-        session.run(
-            "pytest",
-            "docs",
-            "tests/test_parity.py",
-            "-q",
-            "-n",
-            "auto",
-            "-p",
-            "no:cacheprovider",
-            env=env,
-        )
+    verify_examples(session, "docs", "tests/test_parity.py")
     session.run("python", "-m", "handbook.build", *session.posargs, env={"PYTHONPATH": TOOLING})
 
 
@@ -99,17 +96,7 @@ def docs(session: nox.Session) -> None:
 def docs_spawn(session: nox.Session) -> None:
     """Every docs example in a new interpreter each, not the fork server the others use."""
     install(session, "docs")
-    with services(session) as env:
-        session.run(
-            "pytest",
-            "docs",
-            "-q",
-            "-n",
-            "auto",
-            "-p",
-            "no:cacheprovider",
-            env={**env, "HANDBOOK_EXAMPLE_RUNNER": "spawn"},
-        )
+    verify_examples(session, "docs", runner="spawn")
 
 
 @nox.session(python=DOCS_PYTHON)

@@ -127,8 +127,8 @@ def run_code(
         extra = env or {}
         # A variable the interpreter reads as it starts needs a new interpreter.
         if runner() == "fork" and not _startup_settings(extra):
-            started = time.perf_counter()
             server = _fork_servers.get(python, preload(source + code))
+            started = time.perf_counter()
             returncode, raw, timed_out = server.run(workdir, report, extra, timeout)
         else:
             environment = _environment(report)
