@@ -3,7 +3,9 @@
 Dependencies live in pyproject.toml's dependency groups; every session
 installs from there.  uv creates the environments when it is installed
 (``pip install uv``), virtualenv otherwise.  Python is never downloaded:
-install 3.10-3.13 yourself (pyenv, your OS, python.org).
+install the Pythons you want to test on yourself (pyenv, your OS, python.org).
+The docs, lint, serve, browser and bench sessions run on the Python nox itself
+runs on, which must be 3.11+.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import nox
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
-TEST_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-# Sphinx 9 and myst-parser 5 need Python 3.11+; the docs are built on one.
-DOCS_PYTHON = "3.12"
+TEST_PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
+# The docs are built on whichever Python runs nox (None: nox's own), so the
+# README's first command works with the one Python a reader has.  Sphinx 9 and
+# myst-parser 5 need 3.11+: see require_docs_python().
+DOCS_PYTHON = None
+DOCS_MINIMUM = (3, 11)
 DOCS_BUILD = ROOT / "docs" / "_build"
 TOOLING = str(ROOT / "docs" / "_shared")
 
@@ -57,6 +62,24 @@ def services(session: nox.Session) -> Iterator[dict[str, str]]:
         yield {"HANDBOOK_SERVICES": "postgres", ADMIN_DSN_VARIABLE: dsn}
 
 
+def require_docs_python(session: nox.Session) -> None:
+    """Stop with a clear message when the session's Python cannot run Sphinx."""
+    # None: the venv is made from the interpreter running nox (--force-python
+    # replaces it with a version string such as "3.12").
+    if session.python is None:
+        found = sys.version_info[:2]
+    else:
+        found = tuple(int(part) for part in str(session.python).split(".")[:2])
+    if found < DOCS_MINIMUM:
+        wanted = ".".join(map(str, DOCS_MINIMUM))
+        session.error(
+            f"this session needs Python {wanted}+ (Sphinx 9, myst-parser 5), but nox runs on "
+            f"Python {'.'.join(map(str, found))}: install nox with a newer Python "
+            f"(python3.12 -m pip install nox) or pick one: nox -s {session.name} "
+            f"--force-python 3.12"
+        )
+
+
 def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     requirements: list[str] = []
     for group in groups:
@@ -86,6 +109,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=DOCS_PYTHON)
 def docs(session: nox.Session) -> None:
     """Verify every docs example, then build both languages into docs/_build/html."""
+    require_docs_python(session)
     install(session, "docs")
     # The site is never built from failing examples.
     verify_examples(session, "docs", "tests/test_parity.py")
@@ -95,6 +119,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=DOCS_PYTHON, name="docs-spawn")
 def docs_spawn(session: nox.Session) -> None:
     """Every docs example in a new interpreter each, not the fork server the others use."""
+    require_docs_python(session)
     install(session, "docs")
     verify_examples(session, "docs", runner="spawn")
 
@@ -111,6 +136,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=DOCS_PYTHON)
 def serve(session: nox.Session) -> None:
     """Live preview of one language while writing: nox -s serve -- zh (default en)."""
+    require_docs_python(session)
     install(session, "serve")
     language = session.posargs[0] if session.posargs else "en"
     if language not in ("en", "zh"):
@@ -134,6 +160,7 @@ def serve(session: nox.Session) -> None:
 @nox.session(python=DOCS_PYTHON)
 def bench(session: nox.Session) -> None:
     """Measure the speed budgets (DESIGN §9) and print one table: nox -s bench -- --help."""
+    require_docs_python(session)
     install(session, "test")
     # The docs rows time `nox -s docs` itself, run by this same nox.
     nox_command = shlex.join([sys.executable, "-m", "nox"])
@@ -152,6 +179,7 @@ def clean(session: nox.Session) -> None:
 @nox.session(python=DOCS_PYTHON)
 def browser(session: nox.Session) -> None:
     """Build the site, then test it in Chromium (apt-get install chromium) with Playwright."""
+    require_docs_python(session)
     install(session, "browser")
     session.run("python", "-m", "handbook.build", env={"PYTHONPATH": TOOLING})
     # HANDBOOK_BROWSER makes tests/browser collectable; there, a missing
