@@ -34,8 +34,10 @@ __all__ = [
     "MarkupError",
     "Page",
     "Target",
+    "Words",
     "parse_file",
     "parse_text",
+    "words",
 ]
 
 #: Marker comments that may stand directly above a ```` ```python ```` fence.
@@ -459,3 +461,85 @@ def _pair(page: Page) -> list[Example]:
 def _only_blank_between(page: Page, first: Block, second: Block) -> bool:
     between = page.lines[first.end_line : second.line - 1]
     return all(not line.strip() for line in between)
+
+
+@dataclass(frozen=True)
+class Words:
+    """A line of text a reader reads as language, for vocabulary checks.
+
+    ``kind`` is ``"prose"``, ``"heading"`` or ``"comment"`` (a comment in a
+    python block).  In prose and headings, inline code, role targets, link
+    targets and URLs are blanked out, so only the words remain.
+    """
+
+    kind: str
+    line: int
+    text: str
+
+
+_INLINE_CODE = re.compile(
+    r"(?<!`)(?P<ticks>`+)(?!`)(?P<body>(?:(?!\n[ \t]*\n).)+?)(?<!`)(?P=ticks)(?!`)", re.S
+)
+_ROLE = re.compile(r"\{[\w:.+-]+\}(?P<ticks>`+)(?P<body>.*?)(?P=ticks)", re.S)
+_LINK = re.compile(r"(?P<text>\[[^\]]*\])\((?P<target>[^()\s]*)\)")
+_URL = re.compile(r"<?https?://[^\s>)]+>?")
+_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|~{3,}|:{3,})")
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _role_words(match: re.Match[str]) -> str:
+    # {doc}`Title <path>` shows its title; {py:func}`name` shows code.
+    titled = re.match(r"(?s)(?P<title>.*\S)\s*<[^<>]+>$", match.group("body"))
+    if titled and not match.group(0).startswith(("{py", "{code")):
+        return titled.group("title") + _blank(match.group(0)[len(titled.group("title")) :])
+    return _blank(match.group(0))
+
+
+def words(page: Page) -> list[Words]:
+    """The prose, headings and python comments of ``page``, line by line."""
+    import io
+    import tokenize
+
+    literal: set[int] = set()
+    for block in page.blocks:
+        literal.update(range(block.line, block.end_line + 1))
+    headings = {heading.line for heading in page.headings}
+    kept: list[str] = []
+    for number, line in enumerate(page.lines, start=1):
+        skip = (
+            number in literal
+            or _COMMENT.match(line)
+            or _TARGET.match(line)
+            or _FENCE_LINE.match(line)
+            or _OPTION.match(line.strip())
+        )
+        kept.append("" if skip else line)
+    if page.lines and page.lines[0].strip() == "---":
+        for end in range(1, len(page.lines)):
+            kept[end] = ""
+            if page.lines[end].strip() == "---":
+                break
+        kept[0] = ""
+    text = "\n".join(kept)
+    text = _ROLE.sub(_role_words, text)
+    text = _INLINE_CODE.sub(lambda m: _blank(m.group(0)), text)
+    text = _LINK.sub(lambda m: m.group("text") + _blank(m.group(0)[len(m.group("text")) :]), text)
+    text = _URL.sub(lambda m: _blank(m.group(0)), text)
+    found = [
+        Words("heading" if number in headings else "prose", number, line)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line.strip()
+    ]
+    for block in page.python_blocks:
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(block.code).readline))
+        except (tokenize.TokenError, SyntaxError):
+            continue
+        for token in tokens:
+            if token.type == tokenize.COMMENT:
+                line = block.content_line + token.start[0] - 1
+                found.append(Words("comment", line, token.string))
+    return sorted(found, key=lambda item: item.line)
