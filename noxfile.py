@@ -30,6 +30,9 @@ DOCS_PYTHON = None
 DOCS_MINIMUM = (3, 11)
 DOCS_BUILD = ROOT / "docs" / "_build"
 TOOLING = str(ROOT / "docs" / "_shared")
+# The tooling's shared settings (standard library only, any Python 3.10+).
+sys.path.insert(0, TOOLING)
+from handbook import config  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -48,8 +51,6 @@ def services(session: nox.Session) -> Iterator[dict[str, str]]:
     PostgreSQL runs when its server is installed; examples marked
     ``% service: postgres`` are skipped, visibly, when it is not.
     """
-    if TOOLING not in sys.path:
-        sys.path.insert(0, TOOLING)
     from handbook.services import ADMIN_DSN_VARIABLE, find_postgres, postgres_cluster
 
     postgres = find_postgres()
@@ -59,7 +60,7 @@ def services(session: nox.Session) -> Iterator[dict[str, str]]:
         return
     with postgres_cluster(postgres) as dsn:
         session.log(f"PostgreSQL for the examples: {dsn}")
-        yield {"HANDBOOK_SERVICES": "postgres", ADMIN_DSN_VARIABLE: dsn}
+        yield {config.SERVICES_VARIABLE: "postgres", ADMIN_DSN_VARIABLE: dsn}
 
 
 def require_docs_python(session: nox.Session) -> None:
@@ -93,7 +94,7 @@ def verify_examples(session: nox.Session, *paths: str, runner: str | None = None
     """Run pytest on ``paths`` with the services started; ``runner`` picks how examples start."""
     with services(session) as env:
         if runner is not None:
-            env = {**env, "HANDBOOK_EXAMPLE_RUNNER": runner}
+            env = {**env, config.RUNNER_VARIABLE: runner}
         session.run("pytest", *paths, "-q", "-n", "auto", "-p", "no:cacheprovider", env=env)
 
 
@@ -139,8 +140,8 @@ def serve(session: nox.Session) -> None:
     require_docs_python(session)
     install(session, "serve")
     language = session.posargs[0] if session.posargs else "en"
-    if language not in ("en", "zh"):
-        session.error(f"unknown language {language!r}: use en or zh")
+    if language not in config.LANGUAGES:
+        session.error(f"unknown language {language!r}: use one of {', '.join(config.LANGUAGES)}")
     session.run(
         "sphinx-autobuild",
         "--host",
@@ -164,7 +165,9 @@ def bench(session: nox.Session) -> None:
     install(session, "test")
     # The docs rows time `nox -s docs` itself, run by this same nox.
     nox_command = shlex.join([sys.executable, "-m", "nox"])
-    session.run("python", "benchmarks/run.py", *session.posargs, env={"HANDBOOK_NOX": nox_command})
+    session.run(
+        "python", "benchmarks/run.py", *session.posargs, env={config.NOX_VARIABLE: nox_command}
+    )
 
 
 @nox.session(python=False)

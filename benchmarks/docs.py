@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs" / "_shared"))
+from handbook.config import NOX_VARIABLE, TIMINGS_VARIABLE  # noqa: E402
+
 DOCS = ROOT / "docs"
 BUILD = DOCS / "_build"
 #: The page edited for the one-page rebuild: a long page with many examples.
@@ -61,7 +64,7 @@ def absolute_row(
 
 
 def nox_command() -> list[str]:
-    command = os.environ.get("HANDBOOK_NOX")
+    command = os.environ.get(NOX_VARIABLE)
     if command:
         return shlex.split(command)
     found = shutil.which("nox")
@@ -75,7 +78,7 @@ def run_nox(session: str, timings: Path) -> float:
     if session == "docs":
         for built in ("html", "doctrees"):
             shutil.rmtree(BUILD / built, ignore_errors=True)
-    env = dict(os.environ, HANDBOOK_TIMINGS=str(timings))
+    env = {**os.environ, TIMINGS_VARIABLE: str(timings)}
     # Whatever environment nox -s bench runs in must not leak into nox.
     for name in ("VIRTUAL_ENV", "NOX_CURRENT_SESSION"):
         env.pop(name, None)

@@ -15,17 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from handbook.config import LANGUAGES, TIMINGS_VARIABLE
 from handbook.sybil_collector import example_sybils
 
 DOCS = Path(__file__).parent
-LANGUAGES = ("en", "zh")
 
 pytest_collect_file = example_sybils(DOCS, LANGUAGES).pytest()
 
 _outcomes: Counter[tuple[str, str]] = Counter()
-#: When set, the test session writes how long each example took to this JSON
-#: file (benchmarks/docs.py reads it).
-TIMINGS_VARIABLE = "HANDBOOK_TIMINGS"
 _timings: list[dict[str, Any]] = []
 _started = time.perf_counter()
 _EXAMPLE_ID = re.compile(r"^(?P<page>.+\.md)::line:(?P<line>\d+),column:\d+$")

@@ -12,19 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from handbook.config import LANGUAGE_SETTINGS, LANGUAGES
 
 pytest.importorskip("sphinx", reason="the docs toolchain (Sphinx 9) needs Python 3.11+")
 
 SHARED = Path(__file__).resolve().parents[2] / "docs" / "_shared"
 
-PAGE = {
-    "en": ("Output", "Demo"),
-    "zh": ("输出", "演示"),
-}
+TITLES = {"en": "Demo", "zh": "演示"}
 
 
 def page_text(language: str) -> str:
-    caption, title = PAGE[language]
+    caption, title = LANGUAGE_SETTINGS[language].output_caption, TITLES[language]
     fence = "```"
     return f"""\
 (demo)=
@@ -64,7 +62,7 @@ again
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("site")
-    for language in ("en", "zh"):
+    for language in LANGUAGES:
         source = root / "src" / language
         (source / "guide").mkdir(parents=True)
         (source / "conf.py").write_text(

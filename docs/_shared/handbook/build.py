@@ -16,10 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from handbook.config import LANGUAGES
+
 DOCS = Path(__file__).resolve().parents[2]
 BUILD = DOCS / "_build"
 HTML = BUILD / "html"
-LANGUAGES = ("en", "zh")
 STRICT = ["-W", "--keep-going", "-n"]
 
 

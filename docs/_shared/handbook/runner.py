@@ -40,6 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from handbook.config import (
+    LEAK_REPORT_VARIABLE,
+    ORIGINAL_PYTHONPATH_VARIABLE,
+    RUNNER_VARIABLE,
+    TIMEOUT_VARIABLE,
+)
+
 __all__ = [
     "CONTINUE_SENTINEL",
     "PRELOAD",
@@ -65,7 +72,6 @@ PRELOAD = ("asyncio", "tempfile", "pathlib")
 PRELOADABLE = frozenset(
     {"aiocleanup", "aiofiles", "aiohttp", "aiosqlite", "anyio", "asyncpg", "starlette", "uvicorn"}
 )
-RUNNER_VARIABLE = "HANDBOOK_EXAMPLE_RUNNER"
 CONTINUE_SENTINEL = "\x00handbook: continued example starts here\x00"
 _SENTINEL_LINE = f"__import__('sys').stdout.write({CONTINUE_SENTINEL + chr(10)!r})\n"
 # Settings a developer may have that would change what an example prints.
@@ -94,7 +100,7 @@ def runner() -> str:
 
 def default_timeout() -> float:
     """Seconds an example may run before it is killed (HANDBOOK_EXAMPLE_TIMEOUT)."""
-    return float(os.environ.get("HANDBOOK_EXAMPLE_TIMEOUT", "10"))
+    return float(os.environ.get(TIMEOUT_VARIABLE, "10"))
 
 
 @dataclass
@@ -338,9 +344,9 @@ def _environment(report: Path | None) -> dict[str, str]:
     }
     if report is not None:
         original = env.get("PYTHONPATH", "")
-        env["HANDBOOK_ORIGINAL_PYTHONPATH"] = original
+        env[ORIGINAL_PYTHONPATH_VARIABLE] = original
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SITE_DIR), original) if p)
-        env["HANDBOOK_LEAK_REPORT"] = str(report)
+        env[LEAK_REPORT_VARIABLE] = str(report)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHON_COLORS"] = "0"

@@ -32,9 +32,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from handbook.config import SERVICES
+
 __all__ = ["find_postgres", "postgres_cluster", "postgres_database"]
 
-ADMIN_DSN_VARIABLE = "HANDBOOK_POSTGRES_DSN"
+ADMIN_DSN_VARIABLE = SERVICES["postgres"].session_variable
 _SERVICE_USER = "handbook-pg"
 
 

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from handbook.config import LANGUAGE_SETTINGS
 from handbook.inventory import ensure_python_inventory
 
 SHARED = Path(__file__).resolve().parent.parent
@@ -18,34 +19,16 @@ BUILD = DOCS / "_build"
 
 PYTHON_DOCS = "https://docs.python.org/3"
 
-LANGUAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "sphinx_language": "en",
-        "project": "Async Cleanup Handbook",
-        "search_language": "en",
-        "hreflang": "en",
-        "name": "English",
-    },
-    "zh": {
-        "sphinx_language": "zh_CN",
-        "project": "Python 异步清理手册",
-        "search_language": "zh",
-        "hreflang": "zh-Hans",
-        "name": "简体中文",
-    },
-}
-
-
 def configure(language: str) -> dict[str, Any]:
     """Every Sphinx setting for the project of ``language`` ("en" or "zh")."""
-    settings = LANGUAGES[language]
+    settings = LANGUAGE_SETTINGS[language]
     if language == "zh":
         _quiet_jieba()
     return {
-        "project": settings["project"],
+        "project": settings.project,
         "author": "The Async Cleanup Handbook authors",
         "copyright": "the Async Cleanup Handbook authors",
-        "language": settings["sphinx_language"],
+        "language": settings.sphinx_language,
         "handbook_language": language,
         "extensions": [
             "myst_parser",
@@ -68,8 +51,8 @@ def configure(language: str) -> dict[str, Any]:
         "locale_dirs": [str(SHARED / "locale")],
         "gettext_compact": False,
         "html_theme": "furo",
-        "html_title": settings["project"],
-        "html_search_language": settings["search_language"],
+        "html_title": settings.project,
+        "html_search_language": settings.search_language,
         "html_copy_source": False,
         "html_show_sourcelink": False,
         "html_theme_options": {

@@ -18,6 +18,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from handbook.config import LANGUAGE_SETTINGS, LANGUAGES, other_language
 from handbook.markup import Example, MarkupError, Page, parse_file
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ _TEXT = {
         "switch_title": "Read this page in English",
     },
 }
-OTHER_LANGUAGE = {"en": "zh", "zh": "en"}
-HREFLANG = {"en": "en", "zh": "zh-Hans"}
+OTHER_LANGUAGE = {code: other_language(code) for code in LANGUAGES}
+HREFLANG = {code: settings.hreflang for code, settings in LANGUAGE_SETTINGS.items()}
 
 
 def badge_text(spec: str) -> str:

@@ -19,6 +19,7 @@ from sybil import Document, Example, Region, Sybil
 from sybil.sybil import SybilCollection
 
 from handbook.checking import compare
+from handbook.config import LANGUAGES, SERVICES_VARIABLE
 from handbook.markup import Example as PageExample
 from handbook.markup import MarkupError, parse_text
 from handbook.runner import RunResult, run_code
@@ -26,9 +27,6 @@ from handbook.services import ADMIN_DSN_VARIABLE, postgres_database
 
 __all__ = ["available_services", "example_sybils", "parse_document"]
 
-#: Environment variable naming the services a test session started
-#: (comma-separated, e.g. ``postgres``).
-SERVICES_VARIABLE = "HANDBOOK_SERVICES"
 _PYTHON_VERSION = platform.python_version()
 
 
@@ -38,7 +36,7 @@ def available_services() -> set[str]:
     }
 
 
-def example_sybils(root: Path, languages: Iterable[str] = ("en", "zh")) -> SybilCollection:
+def example_sybils(root: Path, languages: Iterable[str] = LANGUAGES) -> SybilCollection:
     """The Sybils that collect every example of every page under ``root/<language>``."""
     sybils = [
         Sybil(parsers=[parse_document], patterns=["*.md"], path=str(root / language))
