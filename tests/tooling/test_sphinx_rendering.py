@@ -33,6 +33,14 @@ See {{py:func}}`asyncio.run` and {{py:class}}`contextlib.aclosing`.
 第一行中文
 接着第二行。
 
+先写 asyncio
+再写中文，
+然后继续写
+第三行。
+`loop.close()` 之后
+不能再用，见
+{{ref}}`demo`。
+
 % requires-python: >=3.11
 {fence}python
 import asyncio
@@ -151,6 +159,39 @@ def test_chinese_search_index_holds_chinese_words(site: Path) -> None:
 def test_line_breaks_between_chinese_characters_are_dropped(site: Path) -> None:
     chinese = (site / "zh" / "guide" / "demo.html").read_text(encoding="utf-8")
     assert "第一行中文接着第二行。" in chinese
+
+
+def test_every_stray_line_break_of_a_paragraph_is_dropped(site: Path) -> None:
+    from handbook.linebreaks import stray_breaks
+
+    chinese = (site / "zh" / "guide" / "demo.html").read_text(encoding="utf-8")
+    # The first break (after Latin text) stays a space; every later one that
+    # would show as a stray space goes, including those next to code and links.
+    assert "先写 asyncio\n再写中文，然后继续写第三行。<code" in chinese
+    assert "</code> 之后不能再用，见<a" in chinese
+    assert stray_breaks(chinese) == []
+
+
+def test_line_breaks_are_judged_by_the_characters_around_them() -> None:
+    from docutils import nodes
+    from handbook.sphinx_ext import join_chinese_lines, join_line_breaks
+
+    assert join_line_breaks("一\n二\n三") == "一二三"
+    assert join_line_breaks("关闭了。\n", after="l") == "关闭了。"
+    assert join_line_breaks("\n", before="。", after="l") == ""
+    assert join_line_breaks("\n", before="见", after="演") == ""
+    assert join_line_breaks("\n", before="o", after="再") == "\n"
+    assert join_line_breaks("two\nwords") == "two\nwords"
+    # Soft breaks are separate, equal text nodes: each is judged by its own
+    # neighbours, not by those of the first equal node in the paragraph.
+    paragraph = nodes.paragraph()
+    for part in ("asyncio", "\n", "甲", "\n", "乙。", "\n"):
+        paragraph += nodes.Text(part)
+    paragraph += nodes.literal("", "loop.close()")
+    document = nodes.document(None, None)
+    document += paragraph
+    join_chinese_lines(None, document)  # type: ignore[arg-type]
+    assert paragraph.astext() == "asyncio\n甲乙。loop.close()"
 
 
 def test_badge_text_reads_naturally() -> None:

@@ -19,6 +19,7 @@ BUILD = DOCS / "_build"
 
 PYTHON_DOCS = "https://docs.python.org/3"
 
+
 def configure(language: str) -> dict[str, Any]:
     """Every Sphinx setting for the project of ``language`` ("en" or "zh")."""
     settings = LANGUAGE_SETTINGS[language]
@@ -40,6 +41,7 @@ def configure(language: str) -> dict[str, Any]:
             "sphinx_autodoc_typehints",
             "sphinx_copybutton",
             "handbook.sphinx_ext",
+            "handbook.glossary",
         ],
         "source_suffix": {".md": "markdown"},
         "root_doc": "index",

@@ -114,35 +114,71 @@ def _notes(example: Example, language: str) -> nodes.container | None:
 
 
 # Chinese prose is wrapped in the source like English; a line break between
-# two Chinese characters would render as a stray space in most browsers.
+# two Chinese characters would render as a stray space in most browsers, and
+# so would one after full-width punctuation ("关闭了。" then code or a link).
 _CJK = r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
-_CJK_LINE_BREAK = re.compile(rf"(?<={_CJK})[ \t]*\n[ \t]*(?={_CJK})")
+# Full-width punctuation: CJK symbols and punctuation, full-width forms.
+_FULL_WIDTH = r"[\u3000-\u303f\uff00-\uff65]"
+# Curly quotes are full-width in Chinese fonts, but only next to Chinese.
+_QUOTE = r"[\u2018\u2019\u201c\u201d\u2014\u2026]"
+_CJK_LINE_BREAK = re.compile(
+    rf"(?<={_CJK})[ \t]*\n[ \t]*(?={_CJK})"
+    rf"|(?<={_FULL_WIDTH})[ \t]*\n[ \t]*"
+    rf"|[ \t]*\n[ \t]*(?={_FULL_WIDTH})"
+    rf"|(?<={_QUOTE})[ \t]*\n[ \t]*(?={_CJK})"
+    rf"|(?<={_CJK})[ \t]*\n[ \t]*(?={_QUOTE})"
+)
+_NOT_PROSE = (nodes.literal_block, nodes.literal, nodes.raw, nodes.comment)
 
 
-def join_chinese_lines(app: Sphinx, doctree: nodes.document) -> None:
-    """Drop source line breaks between Chinese characters in prose."""
-    cjk = re.compile(_CJK)
+def _neighbour(node: nodes.Node, step: int) -> str:
+    """The character rendered just before (step -1) or after (+1) ``node``."""
+    while node.parent is not None:
+        siblings = node.parent.children
+        index = next(i for i, child in enumerate(siblings) if child is node) + step
+        while 0 <= index < len(siblings):
+            # MyST leaves empty text nodes around inline markup: skip them.
+            text = siblings[index].astext()
+            if text:
+                return text[-1:] if step < 0 else text[:1]
+            index += step
+        if not isinstance(node.parent, nodes.Inline):
+            return ""
+        node = node.parent
+    return ""
+
+
+def join_line_breaks(value: str, before: str = "", after: str = "") -> str:
+    """``value`` without the line breaks that would show as a stray space.
+
+    ``before`` and ``after`` are the characters rendered next to ``value``
+    (from the neighbouring nodes), so a soft break between a sentence and
+    inline code or a link is judged by what surrounds it.
+    """
+    joined = _CJK_LINE_BREAK.sub("", before + value + after)
+    return joined[len(before) : len(joined) - len(after)]
+
+
+def join_chinese_lines(app: Sphinx, doctree: nodes.document, docname: str = "") -> None:
+    """Drop source line breaks that would show as stray spaces in Chinese prose.
+
+    Runs when a page is read (for the search index) and again once its
+    cross-references are resolved, when the titles of linked pages are known.
+    """
     for text in list(doctree.findall(nodes.Text)):
         parent = text.parent
-        if parent is None or isinstance(parent, (nodes.literal_block, nodes.literal, nodes.raw)):
+        if parent is None or isinstance(parent, _NOT_PROSE) or "\n" not in text:
             continue
         value = str(text)
-        if value.strip() == "" and "\n" in value:
-            # MyST gives a soft line break its own text node.
-            index = parent.index(text)
-            before = parent[index - 1] if index > 0 else None
-            after = parent[index + 1] if index + 1 < len(parent) else None
-            if (
-                before is not None
-                and after is not None
-                and cjk.fullmatch(before.astext()[-1:] or "x")
-                and cjk.fullmatch(after.astext()[:1] or "x")
-            ):
-                parent.remove(text)
+        joined = join_line_breaks(value, _neighbour(text, -1), _neighbour(text, +1))
+        if joined == value:
             continue
-        joined = _CJK_LINE_BREAK.sub("", value)
-        if joined != value:
-            parent.replace(text, nodes.Text(joined))
+        # Text nodes compare by value: find this one by identity.
+        index = next(i for i, child in enumerate(parent.children) if child is text)
+        if joined:
+            parent[index] = nodes.Text(joined)
+        else:
+            del parent[index]
 
 
 def page_context(
@@ -184,5 +220,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("handbook_language", "en", "env", types=[str])
     app.connect("doctree-read", annotate_examples)
     app.connect("doctree-read", join_chinese_lines)
+    app.connect("doctree-resolved", join_chinese_lines)
     app.connect("html-page-context", page_context)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
