@@ -46,21 +46,16 @@ os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 @contextlib.contextmanager
 def services(session: nox.Session) -> Iterator[dict[str, str]]:
-    """Start the services docs examples may need; yield their environment.
+    """Start the services of handbook.config.SERVICES that can start; yield their environment.
 
-    PostgreSQL runs when its server is installed; examples marked
-    ``% service: postgres`` are skipped, visibly, when it is not.
+    A service that cannot start here (not installed, say) is one line in the
+    log, and the examples marked ``% service: NAME`` are skipped with that
+    line as the reason; it never stops the session.
     """
-    from handbook.services import ADMIN_DSN_VARIABLE, find_postgres, postgres_cluster
+    from handbook.services import started_services
 
-    postgres = find_postgres()
-    if postgres is None:
-        session.warn("PostgreSQL is not installed: its examples will be skipped")
-        yield {}
-        return
-    with postgres_cluster(postgres) as dsn:
-        session.log(f"PostgreSQL for the examples: {dsn}")
-        yield {config.SERVICES_VARIABLE: "postgres", ADMIN_DSN_VARIABLE: dsn}
+    with started_services(log=session.log, warn=session.warn) as env:
+        yield env
 
 
 def require_docs_python(session: nox.Session) -> None:

@@ -1,4 +1,8 @@
-"""The examples as pytest sees them: ids, one item per broken page, summary."""
+"""The examples as pytest sees them: ids, one item per broken page, summary.
+
+The projects below are pytest runs of their own, over a few fixture pages,
+with the same plugin docs/conftest.py registers (handbook.pytest_plugin).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,29 @@ from pathlib import Path
 
 import pytest
 
+CONFTEST = """\
+from pathlib import Path
+
+from handbook.pytest_plugin import register
+
+
+def pytest_configure(config):
+    register(config, Path(__file__).parent)
+"""
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
 def docs_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A project with the real docs/conftest.py and a few fixture pages."""
+    """A project with the handbook's pytest plugin and a few fixture pages."""
     shared = str(ROOT / "docs" / "_shared")
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [shared, os.environ.get("PYTHONPATH")]))
     )
     docs = pytester.mkdir("docs")
-    shutil.copyfile(ROOT / "docs" / "conftest.py", docs / "conftest.py")
+    (docs / "conftest.py").write_text(CONFTEST, encoding="utf-8")
     for language, pages in {
         "en": ["passes.md", "mismatch.md", "broken-fence.md"],
         "zh": ["passes.md", "gated.md"],

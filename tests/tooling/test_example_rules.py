@@ -6,6 +6,7 @@ tests run them through the same code the real pages go through.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -13,10 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from handbook.config import (
+    RUNNER_VARIABLE,
+    SERVICE_PROBLEMS_VARIABLE,
+    SERVICES,
+    SERVICES_VARIABLE,
+    TIMEOUT_VARIABLE,
+)
 from handbook.markup import MarkupError, parse_file
 from handbook.runner import run_code
-from handbook.services import ADMIN_DSN_VARIABLE, find_postgres, postgres_cluster
-from handbook.sybil_collector import SERVICES_VARIABLE, check_result, evaluate_example
+from handbook.services import ServiceUnavailable, find_programs, postgres_cluster
+from handbook.verify import check_result, evaluate_example
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -25,21 +33,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def example_runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every rule holds whichever way the examples are started."""
     mode: str = request.param
-    monkeypatch.setenv("HANDBOOK_EXAMPLE_RUNNER", mode)
+    monkeypatch.setenv(RUNNER_VARIABLE, mode)
     return mode
-
-
-class _SybilExample:
-    """The part of a sybil Example the evaluator reads."""
-
-    def __init__(self, parsed: object) -> None:
-        self.parsed = parsed
 
 
 def evaluate(page: str) -> list[str | None]:
     """Evaluate every example of a fixture page: None for a pass, else the message."""
     parsed = parse_file(FIXTURES / page, display_path=f"fixtures/{page}")
-    return [evaluate_example(_SybilExample(example)) for example in parsed.examples]  # type: ignore[arg-type]
+    return [evaluate_example(example) for example in parsed.examples]
 
 
 def test_matching_output_passes_with_wildcards() -> None:
@@ -103,9 +104,9 @@ def test_version_gates_skip_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> No
     page = parse_file(FIXTURES / "gated.md")
     newer, older = page.examples
     runs, skips = (newer, older) if sys.version_info >= (3, 11) else (older, newer)
-    assert evaluate_example(_SybilExample(runs)) is None  # type: ignore[arg-type]
+    assert evaluate_example(runs) is None
     with pytest.raises(pytest.skip.Exception, match=r"version gate: needs Python"):
-        evaluate_example(_SybilExample(skips))  # type: ignore[arg-type]
+        evaluate_example(skips)
 
 
 def test_gated_block_fails_when_forced_onto_the_wrong_version() -> None:
@@ -119,12 +120,25 @@ def test_service_examples_skip_visibly_unless_the_session_started_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(SERVICES_VARIABLE, raising=False)
-    with pytest.raises(pytest.skip.Exception, match="service: needs postgres"):
+    monkeypatch.delenv(SERVICE_PROBLEMS_VARIABLE, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="service: needs postgres, which this test"):
+        evaluate("service.md")
+
+
+def test_service_that_could_not_start_skips_its_examples_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SERVICES_VARIABLE, "")
+    monkeypatch.setenv(SERVICE_PROBLEMS_VARIABLE, '{"postgres": "initdb failed (exit status 1)"}')
+    with pytest.raises(
+        pytest.skip.Exception,
+        match=r"service: needs postgres, which cannot start here: initdb failed \(exit status 1\)",
+    ):
         evaluate("service.md")
 
 
 def test_an_example_that_hangs_is_killed_and_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HANDBOOK_EXAMPLE_TIMEOUT", "0.5")
+    monkeypatch.setenv(TIMEOUT_VARIABLE, "0.5")
     [message] = evaluate("hangs.md")
     assert message is not None
     assert "did not finish within its time bound" in message
@@ -172,14 +186,16 @@ def test_unknown_marker_is_a_page_error() -> None:
 
 @pytest.fixture(scope="module")
 def postgres_admin_dsn() -> Iterator[str]:
-    """The session's PostgreSQL, or one started here when the server is installed."""
-    if os.environ.get(ADMIN_DSN_VARIABLE):
-        yield os.environ[ADMIN_DSN_VARIABLE]
+    """The session's PostgreSQL, or one started here when it can start."""
+    variable = SERVICES["postgres"].session_variable
+    if os.environ.get(variable):
+        yield os.environ[variable]
         return
-    bin_dir = find_postgres()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries are not installed")
-    with postgres_cluster(bin_dir) as dsn:
+    with contextlib.ExitStack() as stack:
+        try:
+            dsn = stack.enter_context(postgres_cluster(find_programs(SERVICES["postgres"])))
+        except ServiceUnavailable as error:
+            pytest.skip(f"PostgreSQL cannot start here: {error}")
         yield dsn
 
 
@@ -187,7 +203,7 @@ def test_postgres_examples_get_an_empty_database_each(
     monkeypatch: pytest.MonkeyPatch, postgres_admin_dsn: str
 ) -> None:
     monkeypatch.setenv(SERVICES_VARIABLE, "postgres")
-    monkeypatch.setenv(ADMIN_DSN_VARIABLE, postgres_admin_dsn)
+    monkeypatch.setenv(SERVICES["postgres"].session_variable, postgres_admin_dsn)
     # Twice: the table the first run created must not be there for the second.
     assert evaluate("postgres.md") == [None]
     assert evaluate("postgres.md") == [None]

@@ -65,3 +65,10 @@ def test_longer_fences_hold_shorter_ones() -> None:
     page = parse_text("# T\n\n````markdown\n```python\nprint(1)\n```\n````\n")
     assert page.examples == []
     assert page.blocks[0].kind == "other"
+
+
+def test_service_must_be_one_the_tooling_can_start() -> None:
+    with pytest.raises(MarkupError, match=r"known: postgres\), not 'postgress'"):
+        parse_text("# T\n\n% service: postgress\n```python\nx = 1\n```\n")
+    page = parse_text("# T\n\n% service: postgres\n```python\nx = 1\n```\n")
+    assert page.examples[0].service == "postgres"

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from handbook.config import SERVICES
+
 __all__ = [
     "KNOWN_MARKERS",
     "Block",
@@ -393,8 +395,13 @@ def _check_marker(path: str, marker: Marker) -> None:
                 path, marker.line, "'% requires-python:' needs a specifier such as >=3.11"
             )
         _validate_specifier(path, marker)
-    if marker.name == "service" and not marker.value:
-        raise MarkupError(path, marker.line, "'% service:' needs a service name such as postgres")
+    if marker.name == "service" and marker.value not in SERVICES:
+        raise MarkupError(
+            path,
+            marker.line,
+            f"'% service:' needs the name of a service the tooling can start "
+            f"(known: {', '.join(SERVICES)}), not {marker.value or 'nothing'!r}",
+        )
     if marker.name == "skip" and not (marker.value and _SKIP_VALUE.match(marker.value)):
         raise MarkupError(
             path, marker.line, 'write a skip as: % skip: next "why it cannot run here"'

@@ -1,0 +1,145 @@
+"""The pytest side of the examples: collection, the summary and timings (DESIGN §3).
+
+A conftest.py registers :class:`ExamplesPlugin` for the directory holding the
+language trees (``<docs>/en``, ``<docs>/zh``)::
+
+    def pytest_configure(config):
+        register(config, Path(__file__).parent)
+
+docs/conftest.py does it for the handbook; the tooling tests do it for a
+directory of fixture pages.  The plugin
+
+* makes every python block of every page a test item (through sybil, see
+  :mod:`handbook.sybil_collector`), with ids that name the page and line;
+* reports skips at the example's page and line;
+* prints a summary per language: how many examples ran, passed, failed and
+  were skipped and why, and how many pages could not be parsed;
+* writes each example's time to the file named by HANDBOOK_TIMINGS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handbook.config import LANGUAGES, TIMINGS_VARIABLE
+from handbook.markup import Example as PageExample
+from handbook.sybil_collector import example_sybils
+
+__all__ = ["PLUGIN_NAME", "ExamplesPlugin", "register"]
+
+PLUGIN_NAME = "handbook-examples"
+# user_properties the workers attach to reports for the controller.
+_LANGUAGE = "handbook-language"
+_PAGE_ERROR = "handbook-page-error"
+_EXAMPLE_LINE = "handbook-line"
+
+
+def register(config: pytest.Config, docs: Path) -> None:
+    """Collect the examples of the pages under ``docs/<language>`` in this test run."""
+    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
+        config.pluginmanager.register(ExamplesPlugin(docs), PLUGIN_NAME)
+
+
+class ExamplesPlugin:
+    """The hooks; one instance per test process."""
+
+    def __init__(self, docs: Path) -> None:
+        self.docs = docs
+        self._collect = example_sybils(docs, LANGUAGES).pytest()
+        self._outcomes: Counter[tuple[str, str]] = Counter()
+        self._timings: list[dict[str, Any]] = []
+        self._started = time.perf_counter()
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> Any:
+        return self._collect(file_path, parent)
+
+    def _language(self, item: pytest.Item) -> str | None:
+        try:
+            relative = item.path.resolve().relative_to(self.docs.resolve())
+        except ValueError:
+            return None
+        return relative.parts[0] if relative.parts[0] in LANGUAGES else None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        example = getattr(item, "example", None)
+        language = self._language(item)
+        if example is None or language is None:
+            return report
+        report.user_properties.append((_LANGUAGE, language))
+        if isinstance(example.parsed, PageExample):
+            report.user_properties.append((_EXAMPLE_LINE, example.parsed.line))
+            if report.skipped and isinstance(report.longrepr, tuple):
+                # Name the page and the line of the block (pytest would add one to it).
+                path, _, reason = report.longrepr
+                report.longrepr = (path, example.line, reason)
+        else:
+            # Not an example: the page itself could not be parsed.
+            report.user_properties.append((_PAGE_ERROR, True))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties = dict(report.user_properties)
+        language = properties.get(_LANGUAGE)
+        if language is None:
+            return
+        line = properties.get(_EXAMPLE_LINE)
+        if report.when == "call" and line is not None:
+            self._timings.append(
+                {
+                    "page": report.nodeid.partition("::")[0],
+                    "line": line,
+                    "language": language,
+                    "seconds": report.duration,
+                    "outcome": report.outcome,
+                }
+            )
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            outcome = report.outcome
+            if properties.get(_PAGE_ERROR):
+                outcome = "page-error"
+            elif outcome == "skipped":
+                reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+                reason = reason.removeprefix("Skipped: ")
+                outcome = "skipped (" + reason.split(":", 1)[0] + ")"
+            self._outcomes[(language, outcome)] += 1
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self._outcomes:
+            return
+        terminalreporter.section("docs examples")
+        for language in LANGUAGES:
+            counts = {
+                outcome: n for (lang, outcome), n in self._outcomes.items() if lang == language
+            }
+            broken = counts.pop("page-error", 0)
+            ran = counts.get("passed", 0) + counts.get("failed", 0)
+            detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+            line = f"{language}: {ran} examples ran ({detail or 'none'})"
+            if broken:
+                line += f"; {broken} page(s) could not be parsed"
+            terminalreporter.write_line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # With pytest-xdist, only the controller (no workerinput) has every report.
+        if hasattr(session.config, "workerinput"):
+            return
+        path = os.environ.get(TIMINGS_VARIABLE)
+        if path:
+            document = {
+                "seconds": time.perf_counter() - self._started,
+                "workers": getattr(session.config.option, "numprocesses", None),
+                "examples": self._timings,
+            }
+            Path(path).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
