@@ -39,6 +39,7 @@ BASE_EXCEPTION = "misconceptions/catching-baseexception-is-harmless.md"
 ACLOSE_ERRORS = "misconceptions/swallowing-aclose-errors.md"
 OTHER_TASK = "misconceptions/finalising-in-another-task-is-harmless.md"
 TASKS_AT_EXIT = "misconceptions/tasks-never-cancelled-at-exit.md"
+SILENCING = "misconceptions/silencing-generatorexit-stops-the-work.md"
 
 RULES = (
     Rule(SLEEP, "ruff", "ASYNC251", "nap_blocking", "worker"),
@@ -52,6 +53,8 @@ RULES = (
     Rule(OTHER_TASK, "ruff", "ASYNC119", "consume_and_drop", "consume_and_close"),
     Rule(TASKS_AT_EXIT, "ruff", "RUF006", "checkout_and_forget", "checkout"),
     Rule(TASKS_AT_EXIT, "flake8-async", "ASYNC300", "checkout_and_forget", "checkout"),
+    Rule(SILENCING, "ruff", "RUF006", "answer_silenced", "answer"),
+    Rule(SILENCING, "flake8-async", "ASYNC300", "answer_silenced", "answer"),
 )
 
 
