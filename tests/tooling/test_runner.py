@@ -7,20 +7,24 @@ text (temporary directory names aside) and exit with the same status.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
 import textwrap
 
 import pytest
-from handbook.runner import PRELOAD, RunResult, preload, run_code, runner
+from handbook import runner as runner_module
+from handbook.config import RUNNER_VARIABLE
+from handbook.runner import PRELOAD, ForkServerError, RunResult, preload, run_code, runner
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs os.fork")
 
 
 def run(mode: str, code: str, monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> RunResult:
     with monkeypatch.context() as patch:
-        patch.setenv("HANDBOOK_EXAMPLE_RUNNER", mode)
+        patch.setenv(RUNNER_VARIABLE, mode)
         return run_code(textwrap.dedent(code), **kwargs)  # type: ignore[arg-type]
 
 
@@ -49,6 +53,23 @@ PROBES = {
         print(os.getpgid(0) == os.getpid(), os.getsid(0) == os.getpid())
         print(sys.stdout.line_buffering, sys.stdout.write_through, sys.stdout.encoding)
         print(sys.stderr.errors, sys.stdout.isatty())
+        """,
+    "standard streams": """
+        import sys
+        for name in ("stdin", "stdout", "stderr"):
+            stream = getattr(sys, name)
+            print(name, stream is getattr(sys, f"__{name}__"), stream.fileno(), stream.name)
+            print(" ", type(stream).__name__, type(stream.buffer).__name__, stream.mode)
+            print(" ", stream.seekable(), stream.isatty(), stream.readable(), stream.writable())
+            print(" ", stream.encoding, stream.errors, stream.newlines)
+            print(" ", stream.line_buffering, stream.write_through)
+            raw = getattr(stream.buffer, "raw", stream.buffer)
+            print(" ", raw.name, raw.mode, raw.closefd, raw.seekable())
+        """,
+    "sys.path": """
+        import os, sys
+        print([entry.replace(os.getcwd(), "<workdir>") for entry in sys.path])
+        print(any("_site" in entry or "_forkserver" in entry for entry in sys.path))
         """,
     "environment": """
         import os
@@ -181,10 +202,35 @@ def test_a_hung_example_is_killed_and_the_server_goes_on(
     assert run("fork", "print('next')\n", monkeypatch).output == "next\n"
 
 
+def test_a_server_that_stops_answering_is_discarded_not_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code = "print('answered')\n"
+    assert run("fork", code, monkeypatch).output == "answered\n"
+    server = runner_module._fork_servers.get(sys.executable, preload(code))
+    # The server cannot answer while it is stopped: the runner gives up after
+    # PROTOCOL_TIMEOUT (0.5 s here) and must never read its late answer as the
+    # answer to a later request.
+    monkeypatch.setattr(runner_module, "PROTOCOL_TIMEOUT", 0.5)
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ForkServerError, match=r"did not answer within 0.5 s; it is discarded"):
+            run("fork", code, monkeypatch)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.pid, signal.SIGCONT)
+    assert not server.usable()
+    after = "print('a new server answers')\n"
+    again = run("fork", after, monkeypatch)
+    assert again.output == "a new server answers\n"
+    assert runner_module._fork_servers.get(sys.executable, preload(code)) is not server
+    assert normalised(again) == normalised(run("spawn", after, monkeypatch))
+
+
 def test_fork_is_the_default_where_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HANDBOOK_EXAMPLE_RUNNER", raising=False)
+    monkeypatch.delenv(RUNNER_VARIABLE, raising=False)
     assert runner() == "fork"
-    monkeypatch.setenv("HANDBOOK_EXAMPLE_RUNNER", "thread")
+    monkeypatch.setenv(RUNNER_VARIABLE, "thread")
     with pytest.raises(ValueError, match="must be fork or spawn"):
         runner()
 

@@ -51,6 +51,7 @@ __all__ = [
     "CONTINUE_SENTINEL",
     "PRELOAD",
     "PRELOADABLE",
+    "ForkServerError",
     "RunResult",
     "default_timeout",
     "preload",
@@ -72,6 +73,11 @@ PRELOAD = ("asyncio", "tempfile", "pathlib")
 PRELOADABLE = frozenset(
     {"aiocleanup", "aiofiles", "aiohttp", "aiosqlite", "anyio", "asyncpg", "starlette", "uvicorn"}
 )
+#: Seconds a fork server may take to start (import asyncio and the preloads).
+STARTUP_TIMEOUT = 60.0
+#: Seconds a fork server may take to answer a request, beyond the example's
+#: own run time.  On expiry (or any other protocol error) it is discarded.
+PROTOCOL_TIMEOUT = 30.0
 CONTINUE_SENTINEL = "\x00handbook: continued example starts here\x00"
 _SENTINEL_LINE = f"__import__('sys').stdout.write({CONTINUE_SENTINEL + chr(10)!r})\n"
 # Settings a developer may have that would change what an example prints.
@@ -218,14 +224,29 @@ class _Reader:
         return b"".join(self._chunks)
 
 
+class ForkServerError(RuntimeError):
+    """A fork server stopped, or stopped answering as the protocol says.
+
+    The server is discarded at once; the next example starts a new one.
+    """
+
+
 class _ForkServer:
-    """One fork server process (see the module docstring) and its socket."""
+    """One fork server process (see the module docstring) and its socket.
+
+    Requests and answers alternate on the socket; each answer carries its
+    request's id.  Anything else (no answer within :data:`PROTOCOL_TIMEOUT`,
+    an answer to another request, the server gone) leaves the two sides out
+    of step, so the server is then discarded, never reused.
+    """
 
     def __init__(
         self, python: str, modules: tuple[str, ...], base_environment: dict[str, str]
     ) -> None:
         self.python = python
         self.base_environment = base_environment
+        self.broken = False
+        self._requests = 0
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         with theirs:
@@ -245,36 +266,78 @@ class _ForkServer:
                 start_new_session=True,
             )
         self._channel = ours
-        self._receive(timeout=60)  # {"ready": true}
+        try:
+            self._receive(timeout=STARTUP_TIMEOUT)  # {"ready": true}
+        except BaseException:
+            self.discard()
+            raise
 
-    def alive(self) -> bool:
-        return self._process.poll() is None
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def usable(self) -> bool:
+        return not self.broken and self._process.poll() is None
 
     def close(self) -> None:
+        """Let the server finish (it exits when the socket closes)."""
         self._channel.close()
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            self.discard()
         self._log.close()
+
+    def discard(self) -> None:
+        """Kill the server at once; it is never used again."""
+        self.broken = True
+        self._channel.close()
+        _kill_group(self._process.pid)
+        self._process.wait()
+        self._log.close()
+
+    def _stopped(self, what: str) -> ForkServerError:
+        log = ""
+        with contextlib.suppress(OSError, ValueError):
+            self._log.seek(0)
+            log = self._log.read().decode(errors="replace")
+        return ForkServerError(
+            f"the example fork server ({self.python}, pid {self.pid}) {what}; it is discarded "
+            "and the next example starts a new one" + (f". Its log:\n{log}" if log else "")
+        )
 
     def _receive(self, timeout: float | None) -> dict[str, object]:
         self._channel.settimeout(timeout)
-        data = self._channel.recv(65536)
+        try:
+            data = self._channel.recv(65536)
+        except TimeoutError:
+            raise
+        except OSError as error:
+            raise self._stopped(f"could not be read ({error})") from None
         if not data:
-            self._log.seek(0)
-            log = self._log.read().decode(errors="replace")
-            raise RuntimeError(f"the example fork server ({self.python}) stopped:\n{log}")
-        message: dict[str, object] = json.loads(data)
+            raise self._stopped("stopped")
+        message = json.loads(data)
+        if not isinstance(message, dict):
+            raise self._stopped(f"answered {data!r}")
         return message
+
+    def _answer(self, request: int, key: str, timeout: float | None) -> int:
+        """The answer ``key`` to request ``request``: an integer."""
+        message = self._receive(timeout)
+        value = message.get(key)
+        if message.get("id") != request or not isinstance(value, int):
+            raise self._stopped(f"answered {message!r} when request {request} waited for {key}")
+        return value
 
     def run(
         self, workdir: Path, report: Path, extra: dict[str, str], timeout: float
     ) -> tuple[int | None, bytes, bool]:
+        """Run ``workdir/example.py``; its exit status, its output, whether it timed out."""
         environment = _environment(None)
         environment.update(extra)
+        self._requests += 1
         request = {
+            "id": self._requests,
             "workdir": str(workdir),
             "script": "example.py",
             "python": self.python,
@@ -282,21 +345,30 @@ class _ForkServer:
             "report": str(report),
         }
         read_end, write_end = os.pipe()
-        try:
-            socket.send_fds(self._channel, [json.dumps(request).encode()], [write_end])
-        finally:
-            os.close(write_end)
         reader = _Reader(open(read_end, "rb"))  # noqa: SIM115 (the reader closes it)
-        pid = int(self._receive(timeout=30)["pid"])  # type: ignore[call-overload]
+        pid: int | None = None
         timed_out = False
         try:
-            reply = self._receive(timeout=timeout)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(pid)
-            reply = self._receive(timeout=30)
+            try:
+                socket.send_fds(self._channel, [json.dumps(request).encode()], [write_end])
+            finally:
+                os.close(write_end)
+            pid = self._answer(self._requests, "pid", PROTOCOL_TIMEOUT)
+            try:
+                returncode = self._answer(self._requests, "returncode", timeout)
+            except TimeoutError:
+                timed_out = True
+                _kill_group(pid)
+                returncode = self._answer(self._requests, "returncode", PROTOCOL_TIMEOUT)
+        except BaseException as error:
+            self.discard()
+            if pid is not None:
+                _kill_group(pid)
+            if isinstance(error, TimeoutError):
+                raise self._stopped(f"did not answer within {PROTOCOL_TIMEOUT:g} s") from None
+            raise
         _kill_group(pid)
-        return reply["returncode"], reader.result(), timed_out  # type: ignore[return-value]
+        return returncode, reader.result(), timed_out
 
 
 class _ForkServers:
@@ -308,9 +380,10 @@ class _ForkServers:
     def get(self, python: str, modules: tuple[str, ...]) -> _ForkServer:
         environment = _environment(None)
         server = self._servers.get((python, modules))
-        if server is not None and (
-            _startup_settings(server.base_environment) != _startup_settings(environment)
-            or not server.alive()
+        if server is not None and not server.usable():
+            server = None
+        elif server is not None and _startup_settings(server.base_environment) != (
+            _startup_settings(environment)
         ):
             server.close()
             server = None

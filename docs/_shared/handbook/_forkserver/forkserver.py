@@ -6,11 +6,13 @@ path of ``handbook_exit_report.py`` and the modules are imported once, here,
 before the first fork.  Starting an interpreter and importing asyncio is most
 of what a small example costs; a fork is about a millisecond.
 
-For each request (a JSON object and, alongside it, the write end of the
-example's output pipe) the server forks.  The child turns itself into what
-``python example.py`` would have been (see :func:`become_example`) and runs
-the example as this interpreter's main program; the server answers with the
-child's pid, waits for it, and answers with its exit status.
+For each request (a JSON object with an ``id`` and, alongside it, the write
+end of the example's output pipe) the server forks.  The child turns itself
+into what ``python example.py`` would have been (see :func:`become_example`)
+and runs the example as this interpreter's main program; the server answers
+with the child's pid, waits for it, and answers with its exit status, both
+answers carrying the request's ``id`` so the runner can tell a late answer
+from the one it waits for.
 
 Everything this file does in the child happens before the example's first
 line or in this module's outermost frame, which strips its own frames from
@@ -29,6 +31,7 @@ import builtins  # noqa: E402
 import contextlib  # noqa: E402
 import gc  # noqa: E402
 import importlib.util  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
@@ -38,15 +41,17 @@ from importlib.machinery import SourceFileLoader  # noqa: E402
 _MAX_MESSAGE = 1 << 20
 
 
-def _load_exit_report(path):
+def _load_exit_report(path: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location("handbook_exit_report", path)
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["handbook_exit_report"] = module
     spec.loader.exec_module(module)
     return module
 
 
-def serve(channel):
+def serve(channel: socket.socket) -> "dict[str, object] | None":
     """Answer requests until the runner goes away; in a child, return its request."""
     while True:
         try:
@@ -61,24 +66,57 @@ def serve(channel):
         if pid == 0:
             channel.close()
             request["output_fd"] = output
-            return request
+            return dict(request)
         os.close(output)
-        channel.send(json.dumps({"pid": pid}).encode())
+        channel.send(json.dumps({"id": request["id"], "pid": pid}).encode())
         _, status = os.waitpid(pid, 0)
-        channel.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
+        returncode = os.waitstatus_to_exitcode(status)
+        channel.send(json.dumps({"id": request["id"], "returncode": returncode}).encode())
 
 
-def become_example(request, startup_modules, exit_report):
+def _new_standard_streams() -> None:
+    """New sys.stdin, sys.stdout and sys.stderr for descriptors 0, 1 and 2.
+
+    A text stream settles some answers when it is made: seekable(), and
+    line buffering, which follows isatty().  The server's streams were made
+    for its own descriptors (a log file, which is seekable), so the child
+    makes new ones for the example's, the way the interpreter makes them as it
+    starts (create_stdio() in Python/pylifecycle.c), keeping the server's
+    encoding, error handlers and buffering, which came from the same
+    environment.
+    """
+    unbuffered = bool(sys.__stdout__ and sys.__stdout__.write_through)  # PYTHONUNBUFFERED
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        old = getattr(sys, f"__{name}__")
+        writing = fd != 0
+        buffering = 0 if writing and unbuffered else -1
+        binary = open(fd, "wb" if writing else "rb", buffering, closefd=False)  # noqa: SIM115
+        raw = binary if buffering == 0 else binary.raw
+        raw.name = f"<{name}>"
+        line_buffering = not unbuffered and (raw.isatty() or fd == 2)
+        stream = io.TextIOWrapper(
+            binary, old.encoding, old.errors, "\n", line_buffering, unbuffered
+        )
+        stream.mode = "w" if writing else "r"
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def become_example(
+    request: "dict[str, object]", startup_modules: "list[str]", exit_report: types.ModuleType
+) -> "tuple[types.CodeType, dict[str, object]]":
     """Turn this forked child into ``python example.py`` run in the request's directory."""
     os.setsid()
     stdin = os.open(os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)
     os.close(stdin)
     output = request["output_fd"]
+    assert isinstance(output, int)
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.close(output)
-    workdir = request["workdir"]
+    _new_standard_streams()
+    workdir = str(request["workdir"])
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(request["env"])
@@ -90,7 +128,10 @@ def become_example(request, startup_modules, exit_report):
     # (module teardown at exit follows that order).
     main = types.ModuleType("__main__")
     main.__file__ = path
-    main.__cached__ = None
+    if "__cached__" in vars(sys.modules["__main__"]):
+        # This server is a ``python script.py`` main too: the same names
+        # (3.15 no longer sets __cached__).
+        main.__cached__ = None
     main.__builtins__ = builtins
     main.__loader__ = SourceFileLoader("__main__", path)
     modules = dict(sys.modules)
