@@ -45,8 +45,9 @@ def test_glossary_entries_are_complete_and_unambiguous() -> None:
         labels.update(target.name for target in markup.parse_file(path).targets)
     for term in TERMS:
         assert term.page in labels, f"{term.en}: no page has the label {term.page!r}"
-        assert term.en_definition, term.en
-        assert term.zh_definition, term.en
+        for definition in (term.en_definition, term.zh_definition):
+            assert definition, term.en
+            assert definition.count("`") % 2 == 0, f"{term.en}: unbalanced ` in {definition!r}"
         for variant in term.avoid:
             # A variant inside a preferred term would flag every correct use.
             clashes = [zh for zh in preferred if glossary.misuses(zh, [term])]

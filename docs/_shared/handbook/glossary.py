@@ -116,6 +116,18 @@ _TEXT = {
 }
 
 
+def _inline(text: str) -> list[Any]:
+    """``text`` as docutils nodes: `backticks` become inline code."""
+    from docutils import nodes
+
+    parts = text.split("`")
+    return [
+        nodes.literal("", part) if index % 2 else nodes.Text(part)
+        for index, part in enumerate(parts)
+        if part
+    ]
+
+
 def _entries(language: str) -> list[Any]:
     from docutils import nodes
     from sphinx import addnodes
@@ -139,7 +151,7 @@ def _entries(language: str) -> list[Any]:
             refexplicit=False,
             refwarn=True,
         )
-        body = nodes.definition("", nodes.paragraph("", definition))
+        body = nodes.definition("", nodes.paragraph("", "", *_inline(definition)))
         body += nodes.paragraph("", "", nodes.Text(text["page"]), reference)
         if language == "zh" and term.avoid:
             avoid = nodes.paragraph("", text["avoid"], classes=["handbook-glossary-avoid"])
