@@ -62,6 +62,7 @@ def require_docs_python(session: nox.Session) -> None:
     """Stop with a clear message when the session's Python cannot run Sphinx."""
     # None: the venv is made from the interpreter running nox (--force-python
     # replaces it with a version string such as "3.12").
+    found: tuple[int, ...]
     if session.python is None:
         found = sys.version_info[:2]
     else:
@@ -122,11 +123,15 @@ def docs_spawn(session: nox.Session) -> None:
 
 @nox.session(python=DOCS_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (with the flake8-async ASYNC rules) on everything, mypy --strict on src/."""
+    """ruff (with the flake8-async ASYNC rules) on everything; mypy --strict on the code.
+
+    mypy checks the package, the example tooling, the benchmarks and this
+    file (the list is [tool.mypy] files in pyproject.toml).
+    """
     install(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict")
 
 
 @nox.session(python=DOCS_PYTHON)

@@ -28,7 +28,7 @@ def page_text(language: str) -> str:
 (demo)=
 # {title}
 
-See {{py:func}}`asyncio.run` and {{py:class}}`contextlib.aclosing`.
+See {{py:func}}`asyncio.run` and {{py:func}}`contextlib.aclosing`.
 
 第一行中文
 接着第二行。

@@ -130,8 +130,8 @@ def _diff(
         start_expected = expected[i1][1] if i1 < len(expected) else _after(expected)
         start_actual = actual[j1][1] if j1 < len(actual) else _after(actual)
         out.append(f"@@ -{start_expected},{i2 - i1} +{start_actual},{j2 - j1} @@")
-        for tag, a1, a2, b1, b2 in group:
-            if tag == "equal":
+        for operation, a1, a2, b1, b2 in group:
+            if operation == "equal":
                 out.extend(" " + line for line in shown[a1:a2])
                 continue
             out.extend("-" + line for line in shown[a1:a2])

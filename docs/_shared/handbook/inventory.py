@@ -6,11 +6,20 @@ So the project writes its own ``objects.inv``: it walks the modules the
 handbook talks about in the running interpreter and records, for each public
 name, the page of the Python documentation that documents it (the docs use
 the dotted name as the anchor, e.g. ``library/asyncio-task.html#asyncio.sleep``).
+
+Each name is recorded under the role the Python documentation gives it, and
+only that one, so that nitpicky builds catch a wrong role as the real
+inventory would: ``{py:func}`asyncio.Event``` is an error, ``{py:class}`` is
+right.  The role comes from the object (a class, an exception, a function, a
+method, a property, data) except where the documentation declares it
+otherwise (:data:`_DOCUMENTED_AS`: ``contextlib.suppress`` is a class at run
+time and a function in the documentation).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib
 import inspect
 import sys
@@ -105,6 +114,26 @@ _EXPRESSION_METHODS = {
 # modules the walk above skips; (name, role, uri).
 _EXTRA = [
     ("asyncio.subprocess", "py:module", "library/asyncio-subprocess.html"),
+    # 3.11.7's asyncio.__all__ leaves TaskGroup out; 3.12 added the function.
+    ("asyncio.TaskGroup", "py:class", "library/asyncio-task.html#asyncio.TaskGroup"),
+    (
+        "inspect.getasyncgenstate",
+        "py:function",
+        "library/inspect.html#inspect.getasyncgenstate",
+    ),
+    # Type hints name C implementations by the module that defines them.
+    ("_asyncio.Task", "py:class", "library/asyncio-task.html#asyncio.Task"),
+    ("_asyncio.Future", "py:class", "library/asyncio-future.html#asyncio.Future"),
+    (
+        "asyncio.events.AbstractEventLoop",
+        "py:class",
+        "library/asyncio-eventloop.html#asyncio.AbstractEventLoop",
+    ),
+    (
+        "asyncio.subprocess.Process",
+        "py:class",
+        "library/asyncio-subprocess.html#asyncio.subprocess.Process",
+    ),
     ("asyncio.Queue.shutdown", "py:method", "library/asyncio-queue.html#asyncio.Queue.shutdown"),
     ("asyncio.QueueShutDown", "py:exception", "library/asyncio-queue.html#asyncio.QueueShutDown"),
 ]
@@ -115,6 +144,33 @@ _TERMS = {
     "awaitable": "glossary.html#term-awaitable",
     "asynchronous context manager": "glossary.html#term-asynchronous-context-manager",
     "garbage collection": "glossary.html#term-garbage-collection",
+}
+# Names the Python documentation declares under another role than their type
+# at run time suggests: classes documented as functions (or decorators, which
+# are functions in the inventory), factory functions documented as classes.
+# Where the documentation changed its mind between versions, both roles.
+_DOCUMENTED_AS: dict[str, tuple[str, ...]] = {
+    **{
+        f"contextlib.{name}": ("py:function",)
+        for name in (
+            "aclosing",
+            "chdir",
+            "closing",
+            "nullcontext",
+            "redirect_stderr",
+            "redirect_stdout",
+            "suppress",
+        )
+    },
+    "functools.cached_property": ("py:function",),
+    "functools.partial": ("py:function", "py:class"),
+    "tempfile.TemporaryDirectory": ("py:function", "py:class"),
+    "threading.Lock": ("py:class",),
+    "threading.RLock": ("py:class",),
+    **{
+        name: ("py:function",)
+        for name in ("enumerate", "filter", "map", "reversed", "zip", "classmethod", "staticmethod")
+    },
 }
 _BUILTIN_TYPES = {
     "str",
@@ -134,6 +190,7 @@ _BUILTIN_TYPES = {
 
 
 def _role(obj: object) -> str | None:
+    """The role the object's type suggests (None for a module)."""
     if inspect.isclass(obj):
         return "py:exception" if issubclass(obj, BaseException) else "py:class"
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
@@ -141,6 +198,14 @@ def _role(obj: object) -> str | None:
     if inspect.ismodule(obj):
         return None
     return "py:data"
+
+
+def _roles(name: str, obj: object) -> tuple[str, ...]:
+    """The roles the Python documentation gives ``name``."""
+    if name in _DOCUMENTED_AS:
+        return _DOCUMENTED_AS[name]
+    role = _role(obj)
+    return () if role is None else (role,)
 
 
 def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
@@ -155,25 +220,23 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
             # public module.
             continue
         yield module_name, "py:module", f"{page}#module-{module_name}"
-        for name in getattr(module, "__all__", None) or dir(module):
-            if name.startswith("_"):
+        exported = getattr(module, "__all__", None)
+        for name in exported or dir(module):
+            # A module's __all__ is public even where a name starts with "_"
+            # (os._exit); without one, such names are private.
+            if name.startswith("_") and not exported:
                 continue
             obj = getattr(module, name, None)
-            role = _role(obj)
-            if role is None:
+            full = f"{module_name}.{name}"
+            roles = _roles(full, obj)
+            if not roles:
                 continue
             owner = getattr(obj, "__module__", None) or module_name
             target_page = PAGES.get(owner, page) if owner.startswith(module_name) else page
-            full = f"{module_name}.{name}"
             target_page = _PAGE_OVERRIDES.get(full, target_page)
-            yield full, role, f"{target_page}#{full}"
+            for role in roles:
+                yield full, role, f"{target_page}#{full}"
             if inspect.isclass(obj):
-                # The Python docs document many classes as functions
-                # (contextlib.suppress, asyncio.timeout, ...) and exceptions
-                # as classes; answer every role a page might use.
-                yield full, "py:function", f"{target_page}#{full}"
-                if role == "py:exception":
-                    yield full, "py:class", f"{target_page}#{full}"
                 yield from _members(full, obj, target_page)
     loop_class = importlib.import_module("asyncio").AbstractEventLoop
     for name, _ in inspect.getmembers(loop_class, inspect.isfunction):
@@ -191,11 +254,8 @@ def python_inventory_entries() -> Iterator[tuple[str, str, str]]:
         elif name in _BUILTIN_TYPES:
             yield name, "py:class", f"library/stdtypes.html#{name}"
         elif inspect.isclass(obj) or inspect.isbuiltin(obj):
-            yield (
-                name,
-                "py:function" if not inspect.isclass(obj) else "py:class",
-                f"library/functions.html#{name}",
-            )
+            for role in _roles(name, obj):
+                yield name, role, f"library/functions.html#{name}"
     for name in ("None", "True", "False", "Ellipsis", "NotImplemented"):
         yield name, "py:data", f"library/constants.html#{name}"
     yield from _EXTRA
@@ -212,10 +272,12 @@ def _members(owner: str, cls: type, page: str) -> Iterator[tuple[str, str, str]]
             "__anext__",
         ):
             continue
-        if callable(member) or isinstance(member, (classmethod, staticmethod)):
-            yield f"{owner}.{name}", "py:method", f"{page}#{owner}.{name}"
-        elif isinstance(member, property):
+        if isinstance(member, (property, functools.cached_property)) or (
+            inspect.isdatadescriptor(member) and not callable(member)
+        ):
             yield f"{owner}.{name}", "py:attribute", f"{page}#{owner}.{name}"
+        elif callable(member) or isinstance(member, (classmethod, staticmethod)):
+            yield f"{owner}.{name}", "py:method", f"{page}#{owner}.{name}"
 
 
 def _render(entries: list[tuple[str, str, str]]) -> bytes:

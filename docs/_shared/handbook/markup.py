@@ -56,8 +56,10 @@ _COMMENT = re.compile(r"^ {0,3}%(?P<text>.*)$")
 _MARKER = re.compile(r"^[ \t]*(?P<name>[a-z][a-z-]*)(?:[ \t]*:[ \t]*(?P<value>.*?))?[ \t]*$")
 _SKIP_VALUE = re.compile(r'^next[ \t]+"(?P<reason>[^"]+)"$')
 
-# Directives whose body is more Markdown (so may hold examples) rather than
-# literal text.
+# Directives whose body is literal text (code, tables, diagrams, raw output),
+# not more Markdown: a fence inside one is part of its text, never an
+# example.  Any other directive (an admonition, say) holds Markdown, which is
+# scanned for examples like the page itself.
 _LITERAL_DIRECTIVES = {
     "code-block",
     "code",
@@ -547,6 +549,6 @@ def words(page: Page) -> list[Words]:
             continue
         for token in tokens:
             if token.type == tokenize.COMMENT:
-                line = block.content_line + token.start[0] - 1
-                found.append(Words("comment", line, token.string))
+                number = block.content_line + token.start[0] - 1
+                found.append(Words("comment", number, token.string))
     return sorted(found, key=lambda item: item.line)

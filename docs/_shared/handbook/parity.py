@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
+from typing import TypeVar
 
 from handbook.markup import Block, MarkupError, Page, Target, parse_file
 
 __all__ = ["Problem", "check_pair", "check_tree", "main"]
+
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -101,63 +104,101 @@ def check_pair(
 
 
 def _compare(en: Page, zh: Page) -> Iterator[Problem]:
-    def problem(en_line: int, zh_line: int, message: str) -> Problem:
-        return Problem(en.path, en_line, zh.path, zh_line, message)
+    """The first difference in headings, in targets and in code blocks, each."""
+    yield from _first_mismatch(
+        en,
+        zh,
+        en.headings,
+        zh.headings,
+        line=lambda heading: heading.line,
+        alone=lambda position, heading, side: (
+            f"heading {position} ({'#' * heading.level} {heading.text!r}) exists in {side} only"
+        ),
+        differ=lambda position, a, b: (
+            (f"heading {position} is level {a.level} in English, {b.level} in Chinese", 0, 0)
+            if a.level != b.level
+            else None
+        ),
+    )
+    yield from _first_mismatch(
+        en,
+        zh,
+        en.targets,
+        zh.targets,
+        line=lambda target: target.line,
+        alone=lambda position, target, side: (
+            f"target {position} differs: "
+            + (
+                f"{_target_name(target)} in English, nothing in Chinese"
+                if side == "English"
+                else f"nothing in English, {_target_name(target)} in Chinese"
+            )
+        ),
+        differ=lambda position, a, b: (
+            (
+                f"target {position} differs: "
+                f"{_target_name(a)} in English, {_target_name(b)} in Chinese",
+                0,
+                0,
+            )
+            if a.name != b.name
+            else None
+        ),
+    )
+    yield from _first_mismatch(
+        en,
+        zh,
+        en.blocks,
+        zh.blocks,
+        line=lambda block: block.line,
+        alone=lambda position, block, side: (
+            f"code block {position} ({block.signature}) exists in {side} only"
+        ),
+        differ=_block_difference,
+    )
 
-    for position, (a, b) in enumerate(zip_longest(en.headings, zh.headings), start=1):
+
+def _first_mismatch(
+    en: Page,
+    zh: Page,
+    english: Sequence[_Item],
+    chinese: Sequence[_Item],
+    *,
+    line: Callable[[_Item], int],
+    alone: Callable[[int, _Item, str], str],
+    differ: Callable[[int, _Item, _Item], tuple[str, int, int] | None],
+) -> Iterator[Problem]:
+    """The first position where two sequences differ, as a Problem (or nothing).
+
+    ``alone`` words an item only one language has (its third argument is
+    "English" or "Chinese"); ``differ`` compares two items and returns the
+    message and the lines to name (0: the item's own line), or None.
+    """
+    for position, (a, b) in enumerate(zip_longest(english, chinese), start=1):
         if a is None or b is None:
-            present = a or b
+            side, present = ("English", a) if a is not None else ("Chinese", b)
             assert present is not None
-            yield problem(
-                a.line if a else _last_line(en),
-                b.line if b else _last_line(zh),
-                f"heading {position} ({'#' * present.level} {present.text!r}) exists in "
-                f"{'English' if a else 'Chinese'} only",
+            yield Problem(
+                en.path,
+                line(a) if a is not None else _last_line(en),
+                zh.path,
+                line(b) if b is not None else _last_line(zh),
+                alone(position, present, side),
             )
-            break
-        if a.level != b.level:
-            yield problem(
-                a.line,
-                b.line,
-                f"heading {position} is level {a.level} in English, {b.level} in Chinese",
-            )
-            break
-
-    en_targets = [t.name for t in en.targets]
-    zh_targets = [t.name for t in zh.targets]
-    if en_targets != zh_targets:
-        for position, (a_target, b_target) in enumerate(
-            zip_longest(en.targets, zh.targets), start=1
-        ):
-            if a_target is None or b_target is None or a_target.name != b_target.name:
-                yield problem(
-                    a_target.line if a_target else _last_line(en),
-                    b_target.line if b_target else _last_line(zh),
-                    f"target {position} differs: "
-                    f"{_target_name(a_target)} in English, {_target_name(b_target)} in Chinese",
-                )
-                break
-
-    for position, (a_block, b_block) in enumerate(zip_longest(en.blocks, zh.blocks), start=1):
-        if a_block is None or b_block is None:
-            present_block = a_block or b_block
-            assert present_block is not None
-            yield problem(
-                a_block.line if a_block else _last_line(en),
-                b_block.line if b_block else _last_line(zh),
-                f"code block {position} ({present_block.signature}) exists in "
-                f"{'English' if a_block else 'Chinese'} only",
-            )
-            break
-        difference = _compare_blocks(a_block, b_block)
-        if difference:
+            return
+        difference = differ(position, a, b)
+        if difference is not None:
             message, en_line, zh_line = difference
-            yield problem(
-                en_line or a_block.line,
-                zh_line or b_block.line,
-                f"code block {position}: {message}",
-            )
-            break
+            yield Problem(en.path, en_line or line(a), zh.path, zh_line or line(b), message)
+            return
+
+
+def _block_difference(position: int, a: Block, b: Block) -> tuple[str, int, int] | None:
+    difference = _compare_blocks(a, b)
+    if difference is None:
+        return None
+    message, en_line, zh_line = difference
+    return f"code block {position}: {message}", en_line, zh_line
 
 
 def _target_name(target: Target | None) -> str:
@@ -208,7 +249,8 @@ class _SetStringsAside(ast.NodeTransformer):
 
 
 def _normalised(code: str) -> ast.AST:
-    return _SetStringsAside().visit(ast.parse(code))
+    tree: ast.AST = _SetStringsAside().visit(ast.parse(code))
+    return tree
 
 
 def _compare_python(a: Block, b: Block) -> tuple[str, int, int] | None:

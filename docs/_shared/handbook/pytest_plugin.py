@@ -92,7 +92,7 @@ class ExamplesPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties = dict(report.user_properties)
         language = properties.get(_LANGUAGE)
-        if language is None:
+        if not isinstance(language, str):
             return
         line = properties.get(_EXAMPLE_LINE)
         if report.when == "call" and line is not None:
@@ -106,7 +106,7 @@ class ExamplesPlugin:
                 }
             )
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            outcome = report.outcome
+            outcome: str = report.outcome
             if properties.get(_PAGE_ERROR):
                 outcome = "page-error"
             elif outcome == "skipped":

@@ -294,7 +294,7 @@ def postgres_cluster(bin_dir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def postgres_database(admin_dsn: str) -> Iterator[str]:
     """Create an empty database for one example; yield its DSN; drop it after."""
-    import asyncpg  # type: ignore[import-untyped]  # only the test processes need it
+    import asyncpg  # only the test processes need it
 
     name = f"example_{uuid.uuid4().hex[:12]}"
 

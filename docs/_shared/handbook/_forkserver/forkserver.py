@@ -91,13 +91,13 @@ def _new_standard_streams() -> None:
         writing = fd != 0
         buffering = 0 if writing and unbuffered else -1
         binary = open(fd, "wb" if writing else "rb", buffering, closefd=False)  # noqa: SIM115
-        raw = binary if buffering == 0 else binary.raw
-        raw.name = f"<{name}>"
+        raw = binary if buffering == 0 else getattr(binary, "raw")  # noqa: B009
+        setattr(raw, "name", f"<{name}>")  # noqa: B010
         line_buffering = not unbuffered and (raw.isatty() or fd == 2)
         stream = io.TextIOWrapper(
             binary, old.encoding, old.errors, "\n", line_buffering, unbuffered
         )
-        stream.mode = "w" if writing else "r"
+        setattr(stream, "mode", "w" if writing else "r")  # noqa: B010
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
 
@@ -116,13 +116,15 @@ def become_example(
     os.dup2(output, 2)
     os.close(output)
     _new_standard_streams()
-    workdir = str(request["workdir"])
+    workdir, script = str(request["workdir"]), str(request["script"])
+    environment = request["env"]
+    assert isinstance(environment, dict)
     os.chdir(workdir)
     os.environ.clear()
-    os.environ.update(request["env"])
-    path = os.path.join(workdir, request["script"])
-    sys.argv = [request["script"]]
-    sys.orig_argv = [request["python"], request["script"]]
+    os.environ.update(environment)
+    path = os.path.join(workdir, script)
+    sys.argv = [script]
+    sys.orig_argv = [str(request["python"]), script]
     sys.path[0] = workdir
     # A fresh __main__, in the place a new interpreter has it in sys.modules
     # (module teardown at exit follows that order).
@@ -131,8 +133,8 @@ def become_example(
     if "__cached__" in vars(sys.modules["__main__"]):
         # This server is a ``python script.py`` main too: the same names
         # (3.15 no longer sets __cached__).
-        main.__cached__ = None
-    main.__builtins__ = builtins
+        setattr(main, "__cached__", None)  # noqa: B010
+    setattr(main, "__builtins__", builtins)  # noqa: B010
     main.__loader__ = SourceFileLoader("__main__", path)
     modules = dict(sys.modules)
     modules["__main__"] = main
@@ -146,7 +148,7 @@ def become_example(
     return code, main.__dict__
 
 
-def main():
+def main() -> None:
     channel = socket.socket(fileno=int(sys.argv[1]))
     startup_modules = _STARTUP_MODULES
     exit_report = _load_exit_report(sys.argv[2])

@@ -11,8 +11,8 @@ import os
 import sys
 import threading
 
-_report_path = None
-_findings = []
+_report_path: "str | None" = None
+_findings: "list[str]" = []
 
 
 # A thread that was told to stop may need a moment to finish (a library's
@@ -20,7 +20,7 @@ _findings = []
 _THREAD_GRACE = 1.0
 
 
-def _still_alive(daemon):
+def _still_alive(daemon: bool) -> "list[threading.Thread]":
     import time
 
     deadline = time.monotonic() + _THREAD_GRACE
@@ -34,14 +34,14 @@ def _still_alive(daemon):
     return alive
 
 
-def _threads_still_running():
+def _threads_still_running() -> None:
     # Runs in threading._shutdown, before non-daemon threads are joined: a
     # thread named here would otherwise hang the exit silently.
     for thread in _still_alive(daemon=False):
         _findings.append(f"thread {thread.name!r} is still running")
 
 
-def _open_event_loops():
+def _open_event_loops() -> None:
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
         return
@@ -57,12 +57,12 @@ def _open_event_loops():
                 _findings.append(f"event loop {obj!r} was never closed")
 
 
-def _daemon_threads():
+def _daemon_threads() -> None:
     for thread in _still_alive(daemon=True):
         _findings.append(f"daemon thread {thread.name!r} is still running")
 
 
-def _child_processes():
+def _child_processes() -> None:
     me = str(os.getpid())
     try:
         entries = os.listdir("/proc")
@@ -86,15 +86,17 @@ def _child_processes():
             _findings.append(f"child process {entry} ({command}) is still alive")
 
 
-def _write_report():
+def _write_report() -> None:
     _daemon_threads()
     _open_event_loops()
     _child_processes()
+    if _report_path is None:
+        return
     with open(_report_path, "w", encoding="utf-8") as report:
         report.write("\n".join(_findings))
 
 
-def install(report_path):
+def install(report_path: str) -> None:
     """Write the report to ``report_path`` when this interpreter exits."""
     global _report_path
     _report_path = report_path
