@@ -29,6 +29,8 @@ TEST_PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 DOCS_PYTHON = None
 DOCS_MINIMUM = (3, 11)
 DOCS_BUILD = ROOT / "docs" / "_build"
+# The examples that passed, for incremental verification (git-ignored).
+VERIFIED_RECORD = DOCS_BUILD / "verified-examples.json"
 TOOLING = str(ROOT / "docs" / "_shared")
 # The tooling's shared settings (standard library only, any Python 3.10+).
 sys.path.insert(0, TOOLING)
@@ -86,11 +88,20 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     session.install(*requirements)
 
 
-def verify_examples(session: nox.Session, *paths: str, runner: str | None = None) -> None:
-    """Run pytest on ``paths`` with the services started; ``runner`` picks how examples start."""
+def verify_examples(
+    session: nox.Session,
+    *paths: str,
+    runner: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> None:
+    """Run pytest on ``paths`` with the services started.
+
+    ``runner`` picks how examples start; ``extra`` adds environment variables.
+    """
     with services(session) as env:
         if runner is not None:
             env = {**env, config.RUNNER_VARIABLE: runner}
+        env.update(extra or {})
         session.run("pytest", *paths, "-q", "-n", "auto", "-p", "no:cacheprovider", env=env)
 
 
@@ -105,12 +116,22 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DOCS_PYTHON)
 def docs(session: nox.Session) -> None:
-    """Verify every docs example, then build both languages into docs/_build/html."""
+    """Verify the docs examples, then build both languages into docs/_build/html.
+
+    Incremental: an example runs unless it passed before with the same inputs
+    (DESIGN §8).  ``nox -s docs -- --force`` (and CI) run every example.
+    Other arguments go to Sphinx.
+    """
     require_docs_python(session)
     install(session, "docs")
-    # The site is never built from failing examples.
-    verify_examples(session, "docs", "tests/test_parity.py")
-    session.run("python", "-m", "handbook.build", *session.posargs, env={"PYTHONPATH": TOOLING})
+    force = "--force" in session.posargs
+    sphinx_arguments = [argument for argument in session.posargs if argument != "--force"]
+    record = {config.VERIFIED_RECORD_VARIABLE: str(VERIFIED_RECORD)}
+    if force:
+        record[config.VERIFY_ALL_VARIABLE] = "1"
+    # The site is never built from failing examples: pytest fails first.
+    verify_examples(session, "docs", "tests/test_parity.py", extra=record)
+    session.run("python", "-m", "handbook.build", *sphinx_arguments, env={"PYTHONPATH": TOOLING})
 
 
 @nox.session(python=DOCS_PYTHON, name="docs-spawn")

@@ -6,43 +6,17 @@ with the same plugin docs/conftest.py registers (handbook.pytest_plugin).
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-CONFTEST = """\
-from pathlib import Path
-
-from handbook.pytest_plugin import register
-
-
-def pytest_configure(config):
-    register(config, Path(__file__).parent)
-"""
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).parent / "fixtures"
-
 
 @pytest.fixture
-def docs_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def docs_project(page_project: Callable[..., pytest.Pytester]) -> pytest.Pytester:
     """A project with the handbook's pytest plugin and a few fixture pages."""
-    shared = str(ROOT / "docs" / "_shared")
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [shared, os.environ.get("PYTHONPATH")]))
+    return page_project(
+        {"en": ["passes.md", "mismatch.md", "broken-fence.md"], "zh": ["passes.md", "gated.md"]}
     )
-    docs = pytester.mkdir("docs")
-    (docs / "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    for language, pages in {
-        "en": ["passes.md", "mismatch.md", "broken-fence.md"],
-        "zh": ["passes.md", "gated.md"],
-    }.items():
-        (docs / language).mkdir()
-        for page in pages:
-            shutil.copyfile(FIXTURES / page, docs / language / page)
-    return pytester
 
 
 def test_broken_page_fails_as_one_item_and_the_rest_still_run(
