@@ -14,7 +14,10 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +156,66 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "--strict")
+
+
+# nox -s stress: the tests whose timing a busy machine could upset, five
+# times, each run bounded.  The package's tests, and the tooling's except
+# those that build sites or run pytest inside pytest (slow, not timing-bound).
+STRESS_TESTS = [
+    "tests/package",
+    "tests/tooling/test_runner.py",
+    "tests/tooling/test_example_rules.py",
+    "tests/tooling/test_services.py",
+    "tests/tooling/test_checking.py",
+    "tests/tooling/test_markup.py",
+    "tests/tooling/test_parity_check.py",
+]
+STRESS_RUNS = 5
+STRESS_WORKERS = 4
+STRESS_BURNERS = 2
+STRESS_RUN_BOUND = 600.0
+STRESS_TEST_REPORT = 120.0
+
+
+@nox.session(python=DOCS_PYTHON)
+def stress(session: nox.Session) -> None:
+    """The package and tooling tests, -n 4, five times, while two CPU-bound processes run.
+
+    Twice as many test processes as cores, plus two that never yield: what a
+    shared CI machine can look like.  Every run must pass within its bound.
+    """
+    install(session, "test")
+    command = [str(Path(session.bin) / "pytest"), *STRESS_TESTS, *session.posargs]
+    command += ["-q", "-n", str(STRESS_WORKERS), "-p", "no:cacheprovider"]
+    # A test still running after two minutes prints where every thread is.
+    command += ["-o", f"faulthandler_timeout={STRESS_TEST_REPORT:.0f}"]
+    environment = {**os.environ, "PATH": os.pathsep.join([session.bin, os.environ["PATH"]])}
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(STRESS_BURNERS)
+    ]
+    try:
+        for run in range(1, STRESS_RUNS + 1):
+            session.log(f"stress run {run} of {STRESS_RUNS}: {shlex.join(command[1:])}")
+            started = time.monotonic()
+            process = subprocess.Popen(command, env=environment, start_new_session=True)
+            try:
+                status = process.wait(timeout=STRESS_RUN_BOUND)
+            except subprocess.TimeoutExpired:
+                # SIGINT first: pytest then says what was running.
+                os.killpg(process.pid, signal.SIGINT)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                session.error(f"stress run {run} did not finish within {STRESS_RUN_BOUND:.0f} s")
+            if status != 0:
+                session.error(f"stress run {run} failed (pytest exit status {status})")
+            session.log(f"stress run {run} passed in {time.monotonic() - started:.1f} s")
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 @nox.session(python=DOCS_PYTHON)
