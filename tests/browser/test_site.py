@@ -183,6 +183,7 @@ UNSPACED_CHINESE = [
     ("版本变化", "versions"),
     ("术语表", "glossary"),
     ("程序不退出", "case-studies/why-wont-it-exit"),
+    ("卡住不退出", "case-studies/why-wont-it-exit"),
     ("客户端断开", "patterns/streaming-responses"),
     ("流式响应", "patterns/streaming-responses"),
     ("吞掉GeneratorExit", "misconceptions/silencing-generatorexit-stops-the-work"),
