@@ -142,9 +142,10 @@ def _neighbour(node: nodes.Node, step: int) -> str:
             if text:
                 return text[-1:] if step < 0 else text[:1]
             index += step
-        if not isinstance(node.parent, nodes.Inline):
+        parent: nodes.Element = node.parent
+        if not isinstance(parent, nodes.Inline):
             return ""
-        node = node.parent
+        node = parent
     return ""
 
 
