@@ -131,7 +131,12 @@ class Tree:
         if completed.returncode != 0:
             print(completed.stdout[-5000:], file=sys.stderr)
             raise SystemExit(f"nox -s {session} failed; the docs benchmarks need it to pass")
+        _progress(shlex.join(["nox", "-s", session, *arguments]), seconds)
         return seconds
+
+    def python(self, session: str) -> Path:
+        """The interpreter of one of the copy's nox environments."""
+        return self.envdir / session.replace(".", "-") / "bin" / "python"
 
     def remove_build(self) -> None:
         shutil.rmtree(self.root / "docs" / "_build", ignore_errors=True)
@@ -148,27 +153,34 @@ class Tree:
         return len(blocks)
 
 
-def rebuild_one_page(runs: int) -> list[float]:
-    """Seconds to rebuild the site after editing one page, ``runs`` times."""
-    with tempfile.TemporaryDirectory(prefix="handbook-bench-") as scratch:
-        copy = Path(scratch) / "docs"
-        shutil.copytree(DOCS, copy, ignore=shutil.ignore_patterns("_build", "__pycache__"))
-        env = dict(os.environ, PYTHONPATH=str(copy / "_shared"))
-        command = [sys.executable, "-m", "handbook.build"]
+def rebuild_one_page(tree: Tree, runs: int) -> list[float]:
+    """Seconds to rebuild the site after editing one page, ``runs`` times.
 
-        def build() -> float:
-            started = time.perf_counter()
-            subprocess.run(command, cwd=copy, env=env, check=True, stdout=subprocess.DEVNULL)
-            return time.perf_counter() - started
+    In a copy of the tree's docs/, with the tree's docs environment.
+    """
+    copy = tree.root.parent / "rebuild" / "docs"
+    shutil.copytree(tree.root / "docs", copy, ignore=_NOT_COPIED)
+    env = dict(os.environ, PYTHONPATH=str(copy / "_shared"))
+    command = [str(tree.python("docs")), "-m", "handbook.build"]
 
-        build()  # the full build the edits are compared with
-        page = copy / EDITED_PAGE
-        seconds = []
-        for run in range(runs):
-            with page.open("a", encoding="utf-8") as text:
-                text.write(f"\nOne more sentence, edit {run + 1}.\n")
-            seconds.append(build())
-        return seconds
+    def build() -> float:
+        started = time.perf_counter()
+        subprocess.run(command, cwd=copy, env=env, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    build()  # the full build the edits are compared with
+    page = copy / EDITED_PAGE
+    seconds = []
+    for run in range(runs):
+        with page.open("a", encoding="utf-8") as text:
+            text.write(f"\nOne more sentence, edit {run + 1}.\n")
+        seconds.append(build())
+        _progress(f"rebuild after editing {EDITED_PAGE.as_posix()}", seconds[-1])
+    return seconds
+
+
+def _progress(what: str, seconds: float) -> None:
+    print(f"  {what}: {seconds:.1f} s (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
 
 
 def example_medians(documents: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
@@ -240,6 +252,7 @@ def measure(runs: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         tree.nox("docs-spawn", timings=spawn_timings)
         spawned = example_medians([json.loads(spawn_timings.read_text(encoding="utf-8"))])
         edited_examples = len(parse_file(tree.root / "docs" / EDITED_PAGE).python_blocks)
+        rebuild = rebuild_one_page(tree, runs)
     summary = summarize(documents)
     forked = example_medians(documents)
     both = forked.keys() & spawned.keys()
@@ -250,7 +263,6 @@ def measure(runs: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     }
     summary["workers"] = documents[0].get("workers")
     summary["edited examples"] = edited_examples
-    rebuild = rebuild_one_page(runs)
     page = EDITED_PAGE.as_posix()
     rows = [
         absolute_row(
