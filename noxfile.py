@@ -105,7 +105,11 @@ def verify_examples(
         if runner is not None:
             env = {**env, config.RUNNER_VARIABLE: runner}
         env.update(extra or {})
-        session.run("pytest", *paths, "-q", "-n", "auto", "-p", "no:cacheprovider", env=env)
+        # Most examples wait (on a child process, a timeout, a sleep) more than
+        # they compute, and they are written to stay reliable with twice as
+        # many running as there are cores: two workers per core.
+        workers = str(2 * (os.cpu_count() or 1))
+        session.run("pytest", *paths, "-q", "-n", workers, "-p", "no:cacheprovider", env=env)
 
 
 @nox.session(python=TEST_PYTHONS)
