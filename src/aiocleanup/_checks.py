@@ -7,11 +7,30 @@ deep inside a shutdown.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import math
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
-__all__ = ["check_callable", "check_name", "check_seconds", "check_signals"]
+__all__ = [
+    "check_bool",
+    "check_callable",
+    "check_choice",
+    "check_coroutine",
+    "check_logger",
+    "check_main",
+    "check_name",
+    "check_optional_seconds",
+    "check_seconds",
+    "check_signals",
+]
+
+ChoiceT = TypeVar("ChoiceT", bound=str)
+
+# The logger every class of the package uses unless it is given another.
+DEFAULT_LOGGER = logging.getLogger("aiocleanup")
 
 
 def check_seconds(value: object, *, what: str) -> float:
@@ -28,6 +47,27 @@ def check_seconds(value: object, *, what: str) -> float:
     return seconds
 
 
+def check_optional_seconds(value: object, *, what: str) -> float | None:
+    """Return ``None`` or *value* as seconds (see :func:`check_seconds`)."""
+    return None if value is None else check_seconds(value, what=what)
+
+
+def check_bool(value: object, *, what: str) -> bool:
+    """Return *value* if it is a bool, or raise."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be a bool, got {type(value).__name__}: {value!r}")
+    return value
+
+
+def check_choice(value: object, choices: tuple[ChoiceT, ...], *, what: str) -> ChoiceT:
+    """Return *value* if it is one of *choices*, or raise ``ValueError``."""
+    for choice in choices:
+        if value == choice:
+            return choice
+    listed = ", ".join(repr(choice) for choice in choices[:-1]) + f" or {choices[-1]!r}"
+    raise ValueError(f"{what} must be {listed}, got {value!r}")
+
+
 def check_callable(value: object, *, expected: str) -> None:
     """Raise unless *value* is callable; *expected* says what was wanted.
 
@@ -41,10 +81,54 @@ def check_callable(value: object, *, expected: str) -> None:
     raise TypeError(f"{expected}, got {type(value).__name__}")
 
 
+def check_coroutine(value: object, *, caller: str) -> None:
+    """Raise ``TypeError`` unless *value* is a coroutine object."""
+    if not isinstance(value, Coroutine):
+        raise TypeError(
+            f"{caller} expected a coroutine object, such as worker(), "
+            f"got {type(value).__name__}: {value!r}"
+        )
+
+
+def check_main(main: object) -> Callable[[Any], Any]:
+    """Return *main* if it can be called with one argument, or raise ``TypeError``.
+
+    ``run()`` calls ``main(shutdown)``; the usual mistakes are passing
+    ``main()`` instead of ``main`` and writing ``async def main():`` without
+    the parameter.
+    """
+    expected = (
+        "run() expected an async function that takes one argument, the "
+        "GracefulShutdown, such as 'async def main(shutdown): ...'"
+    )
+    check_callable(main, expected=f"{expected}; pass main, not main()")
+    assert callable(main)
+    try:
+        signature = inspect.signature(main)
+    except (TypeError, ValueError):  # builtins and some C callables have none
+        return main
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(main, "__qualname__", None) or repr(main)
+        shown = signature.replace(return_annotation=inspect.Signature.empty)
+        raise TypeError(f"{expected}; {name}{shown} cannot be called with one argument") from None
+    return main
+
+
 def check_name(value: object, *, what: str) -> str | None:
     """Return *value* if it is ``None`` or a string, or raise."""
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{what} must be a str or None, got {type(value).__name__}")
+    return value
+
+
+def check_logger(value: object) -> logging.Logger:
+    """Return *value*, or the ``"aiocleanup"`` logger for ``None``, or raise."""
+    if value is None:
+        return DEFAULT_LOGGER
+    if not isinstance(value, logging.Logger):
+        raise TypeError(f"logger must be a logging.Logger or None, got {type(value).__name__}")
     return value
 
 

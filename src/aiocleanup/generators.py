@@ -234,13 +234,17 @@ class UnclosedGeneratorHook:
         )
 
 
+def first_iterated_at(origin: Origin | None) -> str:
+    """Say where a generator was first iterated, as the warnings word it."""
+    return "" if origin is None else f" (first iterated at {origin[0]}:{origin[1]})"
+
+
 def _unclosed_message(agen: AnyAsyncGen, origin: Origin | None) -> str:
     """Describe a generator left to the garbage collector."""
     qualname = cast(AsyncGeneratorType[Any, Any], agen).__qualname__
-    where = "" if origin is None else f" (first iterated at {origin[0]}:{origin[1]})"
     return (
         f"async generator {qualname!r} was finalized by the garbage "
-        f"collector without being exhausted or closed{where}; close it with "
+        f"collector without being exhausted or closed{first_iterated_at(origin)}; close it with "
         "'await agen.aclose()' or 'async with contextlib.aclosing(agen)'"
     )
 

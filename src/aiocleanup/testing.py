@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator
 from types import AsyncGeneratorType, TracebackType
 from typing import Any, cast
 
-from .generators import AnyAsyncGen, Origin, UnclosedGeneratorHook
+from .generators import AnyAsyncGen, Origin, UnclosedGeneratorHook, first_iterated_at
 
 __all__ = ["LeakCheck", "LeakError", "assert_no_leaks"]
 
@@ -60,7 +60,7 @@ class _RecordingHook(UnclosedGeneratorHook):
 
     def _report_unclosed(self, agen: AnyAsyncGen, origin: Origin | None) -> None:
         self.collected.append(
-            f"async generator {_qualname(agen)!r}{_at(origin)} was left to the "
+            f"async generator {_qualname(agen)!r}{first_iterated_at(origin)} was left to the "
             "garbage collector; close it with aclose() or contextlib.aclosing()"
         )
 
@@ -70,7 +70,7 @@ class _RecordingHook(UnclosedGeneratorHook):
             agen = cast("AsyncGeneratorType[Any, Any] | None", ref())
             if agen is not None and agen.ag_frame is not None:
                 leaks.append(
-                    f"async generator {agen.__qualname__!r}{_at(origin)} is still "
+                    f"async generator {agen.__qualname__!r}{first_iterated_at(origin)} is still "
                     "open (neither exhausted nor closed)"
                 )
         return leaks
@@ -230,10 +230,6 @@ async def _no_leaks() -> AsyncIterator[LeakCheck]:
 
 def _qualname(agen: AnyAsyncGen) -> str:
     return cast(AsyncGeneratorType[Any, Any], agen).__qualname__
-
-
-def _at(origin: Origin | None) -> str:
-    return "" if origin is None else f" (first iterated at {origin[0]}:{origin[1]})"
 
 
 def _describe_task(task: asyncio.Task[Any]) -> str:
