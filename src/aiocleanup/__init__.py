@@ -5,11 +5,15 @@
 * :class:`TaskSupervisor` owns background tasks, reports their failures and
   shuts them down in bounded phases.
 * :class:`GracefulShutdown` and :func:`run` turn SIGINT/SIGTERM into a
-  graceful, bounded shutdown of a service.
+  graceful, bounded shutdown of a service, with roles declared for the work
+  to drain and the loops to stop, and an exit status that says whether any
+  work did not finish.
 * :mod:`aiocleanup.testing` has pytest helpers that fail a test which leaks
   tasks or async generators (import it explicitly; it is not loaded here).
 """
 
+from ._errors import ShuttingDown
+from ._runner import run
 from .generators import (
     UnclosedGeneratorHook,
     install_generator_hook,
@@ -18,10 +22,10 @@ from .generators import (
 from .shutdown import (
     ExitStatus,
     GracefulShutdown,
+    ShutdownPhase,
     ShutdownResult,
-    ShuttingDown,
     StepFailure,
-    run,
+    Unfinished,
 )
 from .tasks import ShutdownReport, SupervisorClosedError, TaskFailure, TaskSupervisor
 
@@ -30,6 +34,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ExitStatus",
     "GracefulShutdown",
+    "ShutdownPhase",
     "ShutdownReport",
     "ShutdownResult",
     "ShuttingDown",
@@ -38,6 +43,7 @@ __all__ = [
     "TaskFailure",
     "TaskSupervisor",
     "UnclosedGeneratorHook",
+    "Unfinished",
     "install_generator_hook",
     "run",
     "uninstall_generator_hook",

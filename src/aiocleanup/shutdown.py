@@ -1,71 +1,88 @@
 """Turn SIGINT/SIGTERM into a graceful, bounded shutdown of a service.
 
 :class:`GracefulShutdown` is the service's shutdown coordinator: it turns
-signals into a shutdown request, tracks in-flight work, refuses new work once
-a shutdown was requested, and then runs the phases in order, each with its
-own bound:
+signals into a shutdown request, tracks the work in flight, refuses new work
+once the service stops accepting, and then runs the phases in order, each
+with its own bound:
 
-1. stop accepting: the service body (the block inside ``async with``) is
-   cancelled, after the in-flight unit it is running, if any, unless it
-   awaits :meth:`GracefulShutdown.wait` and so stops by itself;
-2. drain: wait up to ``grace`` seconds for in-flight work and spawned tasks;
-   a second signal ends the wait at once;
+0. announce: :attr:`~GracefulShutdown.ready` turns false and the
+   :meth:`~GracefulShutdown.on_request` hooks run; work is still accepted for
+   ``drain_delay`` seconds, so a load balancer can stop routing first;
+1. stop accepting: new work is refused, background loops (and a body
+   declared ``body="stop"``) are cancelled once outside their in-flight
+   units, and the :meth:`~GracefulShutdown.on_stop` hooks start;
+2. drain: wait up to ``grace`` seconds for the work to drain: in-flight
+   units, jobs, the service body (by default) and what the stop hooks
+   return; a second signal ends the wait at once;
 3. cancel what remains and wait up to ``cancel_timeout`` seconds for it;
 4. run the cleanup steps, last registered first, each bounded by its own
    timeout;
-5. report: a :class:`ShutdownResult` with an exit status.
+5. report: a :class:`ShutdownResult` whose exit status says whether any work
+   was cut off, refused, failed or left running, or a step failed.
 
-:func:`run` is to services what :func:`asyncio.run` is to scripts.
+:func:`aiocleanup.run` is to services what :func:`asyncio.run` is to scripts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import enum
+import inspect
 import logging
+import os
 import signal
 import sys
 import threading
+import time
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from ._checks import check_callable, check_name, check_seconds, check_signals
+from ._checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_coroutine,
+    check_logger,
+    check_name,
+    check_optional_seconds,
+    check_seconds,
+    check_signals,
+)
+from ._errors import ShuttingDown
+from ._signals import SignalApi, SignalHandlers
+from ._stacks import where_suspended
+from ._watchdog import Watchdog
 from .tasks import ShutdownReport, TaskSupervisor
 
 __all__ = [
     "ExitStatus",
     "GracefulShutdown",
+    "ShutdownPhase",
     "ShutdownResult",
     "ShuttingDown",
     "StepFailure",
-    "run",
+    "Unfinished",
 ]
 
 T = TypeVar("T")
-# A cleanup step: a plain function, or one that returns an awaitable.
+# A cleanup step or hook: a plain function, or one that returns an awaitable.
 Step = Callable[[], object]
 StepT = TypeVar("StepT", bound=Step)
-SignalApi = Literal["auto", "loop", "signal"]
-
-_logger = logging.getLogger("aiocleanup")
+ProcessT = TypeVar("ProcessT", bound=asyncio.subprocess.Process)
+BodyRole = Literal["drain", "stop"]
 
 DEFAULT_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
-
-class ShuttingDown(RuntimeError):
-    """Raised when new work is offered after a shutdown was requested.
-
-    :meth:`GracefulShutdown.inflight`, :meth:`GracefulShutdown.spawn` and
-    (once cleanup began) :meth:`GracefulShutdown.push` raise it. Inside the
-    service body it ends the body quietly: ``GracefulShutdown`` does not
-    propagate it.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"shutting down ({reason}); not accepting new work")
-        self.reason = reason
+# What run() adds to the phases' own bounds for closing the loop (pending
+# tasks, async generators, the executor: cancel_timeout each) plus a margin.
+_LOOP_CLOSING_PHASES = 3
+_DEADLINE_MARGIN = 1.0
+# A third signal (not counting one a framework handed on) ends the process.
+_SIGNALS_TO_EXIT = 3
 
 
 class ExitStatus(enum.IntEnum):
@@ -75,21 +92,38 @@ class ExitStatus(enum.IntEnum):
     usage error.
     """
 
-    #: Everything in flight finished and every cleanup step succeeded.
+    #: Every unit of work, job and body finished, and every cleanup step
+    #: succeeded.
     CLEAN = 0
-    #: A cleanup step raised or timed out (checked first).
+    #: A cleanup step or hook raised or overran its timeout (checked first).
     STEPS_FAILED = 1
-    #: Work still running after the grace period (or after a second signal)
-    #: was cancelled.
+    #: Work did not finish: a unit, job, background task or the body was cut
+    #: off, refused part-way, failed, or was left running; the
+    #: :attr:`ShutdownResult.unfinished` entries say which.
     CUT_OFF = 3
 
-    # Failures of spawned tasks are logged and reported in
-    # ShutdownResult.tasks but do not change the status: a long-running
-    # service is expected to survive them.
+
+class ShutdownPhase(enum.IntEnum):
+    """Where a :class:`GracefulShutdown` is; later phases compare greater."""
+
+    #: Not entered yet.
+    NOT_STARTED = 0
+    #: Serving: work is accepted, :attr:`GracefulShutdown.ready` is true.
+    RUNNING = 1
+    #: A shutdown was requested; work is still accepted for ``drain_delay``.
+    REQUESTED = 2
+    #: New work is refused; waiting up to ``grace`` for work in flight.
+    DRAINING = 3
+    #: Cancelling what is left; waiting up to ``cancel_timeout``.
+    CANCELLING = 4
+    #: Running the cleanup steps.
+    CLEANING_UP = 5
+    #: The result is ready.
+    DONE = 6
 
 
 class StepFailure(NamedTuple):
-    """A cleanup step that raised or timed out.
+    """A cleanup step (or hook) that raised or overran its timeout.
 
     A timeout is recorded as a :class:`TimeoutError` whose message names the
     step and its timeout.
@@ -99,44 +133,150 @@ class StepFailure(NamedTuple):
     exception: BaseException
 
 
-class ShutdownResult(NamedTuple):
-    """What a graceful shutdown did.
+class Unfinished(NamedTuple):
+    """A piece of work that did not finish as it should.
+
+    Attributes:
+        name: the name given to ``inflight()``, ``spawn()`` or
+            ``on_stop()`` (for a unit without one, the name of the task that
+            ran it), or ``"service body"``.
+        kind: ``"unit"``, ``"job"``, ``"background task"``, ``"stop hook"``
+            or ``"service body"``.
+        outcome: ``"cut off"`` (cancelled after the shutdown began),
+            ``"refused"`` (ended by :class:`ShuttingDown` part-way),
+            ``"failed"`` (raised) or ``"left running"`` (still running after
+            ``cancel_timeout``).
+        detail: the exception for ``"failed"``; where the task is
+            suspended for ``"left running"``; otherwise empty.
+    """
+
+    name: str
+    kind: str
+    outcome: str
+    detail: str = ""
+
+
+class ShutdownResult(int):
+    """What a graceful shutdown did; as an ``int``, its exit status.
+
+    Being an ``int`` keeps ``raise SystemExit(aiocleanup.run(main))``
+    working: the process exits with :attr:`exit_status`. Everything else is
+    in the attributes, and :attr:`report` has it as text.
 
     Attributes:
         reason: why the shutdown was requested, e.g. ``"received SIGTERM"``.
         forced: whether a second signal (or ``request(force=True)``) cut the
             drain short.
-        drained: whether all in-flight work and spawned tasks finished in
-            time, so nothing had to be cancelled.
-        cut_off: how many in-flight units, spawned tasks and service bodies
-            were still running when cancellation began.
-        tasks: the report of the spawned tasks (see :meth:`GracefulShutdown.spawn`).
+        drained: whether all the work to drain finished within the grace
+            period, so nothing had to be cancelled.
+        cut_off: how many pieces of work were cut off or left running (a
+            task running an in-flight unit counts once, as the unit).
+        unfinished: every piece of work that did not finish as it should.
+        tasks: the report of the spawned tasks (see
+            :meth:`GracefulShutdown.spawn`).
         steps: names of the cleanup steps, in the order they ran.
-        step_failures: the steps that raised or timed out.
-        exit_status: the status the process should exit with.
+        step_failures: the steps and hooks that raised or overran.
+        exit_status: the status the process should exit with; also the
+            value of the result as an ``int``.
     """
 
     reason: str
     forced: bool
     drained: bool
     cut_off: int
+    unfinished: tuple[Unfinished, ...]
     tasks: ShutdownReport
     steps: tuple[str, ...]
     step_failures: tuple[StepFailure, ...]
     exit_status: ExitStatus
+
+    def __new__(
+        cls,
+        *,
+        reason: str,
+        forced: bool,
+        drained: bool,
+        unfinished: tuple[Unfinished, ...],
+        tasks: ShutdownReport,
+        steps: tuple[str, ...],
+        step_failures: tuple[StepFailure, ...],
+    ) -> ShutdownResult:
+        if step_failures:
+            exit_status = ExitStatus.STEPS_FAILED
+        elif unfinished:
+            exit_status = ExitStatus.CUT_OFF
+        else:
+            exit_status = ExitStatus.CLEAN
+        self = super().__new__(cls, int(exit_status))
+        fields = {
+            "reason": reason,
+            "forced": forced,
+            "drained": drained,
+            "cut_off": sum(1 for item in unfinished if item.outcome in _CUT_OFF_OUTCOMES),
+            "unfinished": unfinished,
+            "tasks": tasks,
+            "steps": steps,
+            "step_failures": step_failures,
+            "exit_status": exit_status,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ShutdownResult is read-only; cannot set {name!r}")
+
+    @property
+    def status(self) -> ExitStatus:
+        """The exit status (the same as :attr:`exit_status`)."""
+        return self.exit_status
+
+    @property
+    def report(self) -> str:
+        """The whole result as text, as an operator would want to read it."""
+        lines = [
+            f"shutdown requested: {self.reason}",
+            f"exit status: {int(self.exit_status)} ({self.exit_status.name})",
+        ]
+        if self.drained:
+            lines.append("drain: everything finished within the grace period")
+        elif self.forced:
+            lines.append("drain: skipped by a second signal")
+        else:
+            lines.append("drain: the grace period ran out")
+        lines.append("work not finished:" + ("" if self.unfinished else " none"))
+        for item in self.unfinished:
+            line = f"  {item.outcome}: {item.kind} {item.name!r}"
+            if item.outcome == "failed":
+                line += f": {item.detail}"
+            lines.append(line)
+            if item.outcome == "left running" and item.detail:
+                lines.extend("    " + detail for detail in item.detail.splitlines())
+        failures = {failure.name: failure.exception for failure in self.step_failures}
+        lines.append("cleanup steps, in the order they ran:" + ("" if self.steps else " none"))
+        for step in self.steps:
+            failure = failures.pop(step, None)
+            lines.append(f"  {step!r}: " + ("done" if failure is None else f"failed: {failure!r}"))
+        for hook, exception in failures.items():
+            lines.append(f"hook {hook!r} failed: {exception!r}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"ShutdownResult(exit_status={self.exit_status!r}, reason={self.reason!r}, "
+            f"forced={self.forced}, drained={self.drained}, cut_off={self.cut_off}, "
+            f"unfinished={self.unfinished!r}, steps={self.steps!r}, "
+            f"step_failures={self.step_failures!r})"
+        )
+
+
+_CUT_OFF_OUTCOMES = ("cut off", "left running")
 
 
 class _CleanupStep(NamedTuple):
     callback: Step
     name: str
     timeout: float
-
-
-class _SignalRestore(NamedTuple):
-    signum: signal.Signals
-    previous: Any  # whatever signal.getsignal() returned
-    previous_loop_handle: asyncio.Handle | None
-    via_loop: bool
 
 
 class GracefulShutdown:
@@ -147,23 +287,35 @@ class GracefulShutdown:
         async with GracefulShutdown(grace=10.0) as shutdown:
             shutdown.push(database.close, name="database")
             server = await start_server(shutdown)
-            await shutdown.wait()
+            await shutdown.wait()     # then stop accepting and return
+            server.close()
 
     Entering the block installs handlers for *signals*; the first signal
-    requests a shutdown (like :meth:`request`) and a second one during the
-    drain skips straight to cancellation. Leaving the block requests a
-    shutdown if none was requested, runs the phases (see the module
-    docstring), restores the previous signal handlers and stores the
-    :class:`ShutdownResult` in :attr:`result`.
+    requests a shutdown (like :meth:`request`), a second one during the
+    drain skips straight to cancellation, and, with a *deadline*, a third
+    one ends the process at once. Leaving the block requests a shutdown if
+    none was requested, runs the phases (see the module docstring), restores
+    the previous signal handlers and stores the :class:`ShutdownResult` in
+    :attr:`result`.
 
-    Work is tracked three ways: ``async with shutdown.inflight():`` around a
-    unit of work, :meth:`spawn` for background tasks, and the service body
-    itself. Once a shutdown is requested, the body is cancelled at its next
-    ``await`` outside an in-flight unit: it plays the part of the acceptor. A
-    body that awaited :meth:`wait` is not cancelled: it is expected to stop
-    accepting and return by itself, within the grace period.
-    The ``CancelledError`` this causes, and :class:`ShuttingDown` raised in
-    the body, end the block quietly.
+    Roles are declared, never inferred:
+
+    * units of work to drain: ``async with shutdown.inflight(name=...):``;
+    * jobs to drain: ``shutdown.spawn(job())``;
+    * background loops to stop at once: ``shutdown.spawn(loop(),
+      drain=False)``; such a task is cancelled when the service stops
+      accepting, but not in the middle of an in-flight unit: then right
+      after it;
+    * the service body (the block itself): with ``body="drain"`` (the
+      default) it is work to drain: it gets the grace period to return by
+      itself, as a body that awaits :meth:`wait` and then closes its server
+      does, or one that runs an :class:`asyncio.TaskGroup` or a framework's
+      ``serve()`` that drains on its own; with ``body="stop"`` it is an
+      acceptor, stopped like a background loop.
+
+    :class:`ShuttingDown` raised in the body ends the block quietly, also
+    inside an ``ExceptionGroup`` from a task group; so does the
+    ``CancelledError`` this object sent the body.
 
     On cancellation: if the body is cancelled by something else, the drain is
     skipped (as with a second signal), the remaining phases run within their
@@ -172,15 +324,29 @@ class GracefulShutdown:
 
     On timeout: nothing raises. Work still running after *grace* is
     cancelled; work still running *cancel_timeout* seconds later is left
-    running and reported; a step still running after its timeout is
-    cancelled, given *cancel_timeout* seconds to stop, and reported. The
-    whole shutdown therefore takes at most *grace* + *cancel_timeout* plus,
-    per step, its timeout + *cancel_timeout*.
+    running and reported with where it is suspended; a step still running
+    after its timeout is cancelled, given *cancel_timeout* seconds to stop,
+    and reported. Without a *deadline* the phases take at most
+    *drain_delay* + *grace* + *cancel_timeout* plus, per step, its timeout +
+    *cancel_timeout*, as long as nothing blocks the event loop. With one, a
+    watchdog thread ends the process *deadline* seconds after the request,
+    whatever blocks it (a blocking call in a step, or executor threads that
+    ``asyncio.run()`` and the interpreter wait for after the block), and
+    logs the report first.
 
     Args:
-        grace: seconds to let in-flight work finish after a request.
+        grace: seconds to let work in flight finish once the service stops
+            accepting.
         cancel_timeout: seconds to wait for cancelled work to end.
         step_timeout: default timeout of each cleanup step.
+        drain_delay: seconds between the request and the stop of accepting,
+            while :attr:`ready` is false, so a load balancer stops routing
+            new work here first; a second signal skips it.
+        deadline: seconds after the request after which the process is
+            ended with :func:`os._exit`, the report logged first; ``None``
+            (the default here; :func:`aiocleanup.run` always sets one) for
+            no such limit.
+        body: the role of the block's body: ``"drain"`` or ``"stop"``.
         signals: the signals that request a shutdown; ``()`` installs none.
         signal_api: ``"loop"`` uses :meth:`asyncio.loop.add_signal_handler`
             (Unix); ``"signal"`` uses :func:`signal.signal` with a handler
@@ -194,8 +360,8 @@ class GracefulShutdown:
     Raises:
         TypeError: if an argument has the wrong type.
         ValueError: if a timeout is negative, NaN or infinite, a signal is
-            unknown or cannot be caught, or *signal_api* is not one of the
-            three choices.
+            unknown or cannot be caught, or *body* or *signal_api* is not
+            one of its choices.
     """
 
     def __init__(
@@ -204,6 +370,9 @@ class GracefulShutdown:
         grace: float = 10.0,
         cancel_timeout: float = 5.0,
         step_timeout: float = 5.0,
+        drain_delay: float = 0.0,
+        deadline: float | None = None,
+        body: BodyRole = "drain",
         signals: Iterable[int] = DEFAULT_SIGNALS,
         signal_api: SignalApi = "auto",
         logger: logging.Logger | None = None,
@@ -211,42 +380,74 @@ class GracefulShutdown:
         self._grace = check_seconds(grace, what="grace")
         self._cancel_timeout = check_seconds(cancel_timeout, what="cancel_timeout")
         self._step_timeout = check_seconds(step_timeout, what="step_timeout")
-        self._signals = check_signals(signals)
-        if signal_api not in ("auto", "loop", "signal"):
-            raise ValueError(f"signal_api must be 'auto', 'loop' or 'signal', got {signal_api!r}")
-        self._signal_api: SignalApi = signal_api
-        if logger is not None and not isinstance(logger, logging.Logger):
-            raise TypeError(f"logger must be a logging.Logger or None, got {type(logger).__name__}")
-        self._logger = logger if logger is not None else _logger
+        self._drain_delay = check_seconds(drain_delay, what="drain_delay")
+        self._deadline = check_optional_seconds(deadline, what="deadline")
+        self._body_role: BodyRole = check_choice(body, ("drain", "stop"), what="body")
+        self._logger = check_logger(logger)
+        self._signal_handlers = SignalHandlers(
+            check_signals(signals),
+            check_choice(signal_api, ("auto", "loop", "signal"), what="signal_api"),
+            on_signal=self._on_signal,
+            on_raw=self._on_raw_signal,
+        )
         self._supervisor = TaskSupervisor(
             grace=self._grace, cancel_timeout=self._cancel_timeout, logger=self._logger
         )
+        # Registered by the service.
         self._steps: list[_CleanupStep] = []
-        self._steps_started = False
+        self._request_hooks: list[tuple[Step, str]] = []
+        self._stop_hooks: list[tuple[Step, str]] = []
         # Set by __aenter__.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._body: asyncio.Task[Any] | None = None
-        self._requested_event: asyncio.Event | None = None
-        self._signal_restores: list[_SignalRestore] = []
-        # State of the request and the phases.
-        self._entered = False
+        self._stopping = asyncio.Event()  # the service stopped accepting work
+        self._stop_future: asyncio.Future[None] | None = None  # the same moment
+        self._forced_event = asyncio.Event()
+        self._drained = asyncio.Event()  # no work to drain is running
+        self._settled = asyncio.Event()  # no work at all is running
+        # The state of the request and the phases.
+        self._phase = ShutdownPhase.NOT_STARTED
         self._reason: str | None = None
         self._forced = False
-        self._draining = False
-        self._drain_over = False
         self._phases: asyncio.Task[ShutdownResult] | None = None
         self._result: ShutdownResult | None = None
-        # In-flight work: units, the tasks running them, and the body.
-        self._inflight = 0
+        # The work: units, the tasks running them, the body, spawned tasks.
+        self._units: dict[_Unit, None] = {}
         self._unit_owners: dict[asyncio.Task[Any], int] = {}
         self._body_done = False
-        self._body_watches = False
         self._body_cancels = 0
-        self._cancel_body_after_unit = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._jobs: set[asyncio.Task[Any]] = set()  # spawned with drain=True
+        self._stop_hook_tasks: dict[asyncio.Task[Any], str] = {}
+        self._to_stop: dict[asyncio.Task[Any], str] = {}  # stopped at once
+        self._stop_after_unit: set[asyncio.Task[Any]] = set()
+        self._abandoned: set[asyncio.Future[Any]] = set()
+        # What did not finish, recorded as it happens.
+        self._unfinished: list[Unfinished] = []
+        self._cut_owners: set[asyncio.Task[Any]] = set()
+        self._hook_failures: list[StepFailure] = []
+        # Signals: those received, those a framework may hand on again.
+        self._signals_received: list[int] = []
+        self._handed_on: dict[int, int] = {}
+        self._raw_signals = 0
+        # Per signal: raised (seen by the Python-level handler), and seen by
+        # the loop (at most as many as were raised).
+        self._raised: dict[int, int] = {}
+        self._seen: dict[int, int] = {}
+        self._handed_on_count = 0
+        # Set by the watchdog when a signal went unanswered: the loop is blocked.
+        self._loop_blocked = False
+        self._watchdog: Watchdog | None = None
+        self._threads_before: set[threading.Thread] = set()
+        # run() sets this: the deadline then also covers closing the loop.
+        self._covers_loop_closing = False
 
     # Observing the state.
+
+    @property
+    def phase(self) -> ShutdownPhase:
+        """The current :class:`ShutdownPhase`."""
+        return self._phase
 
     @property
     def requested(self) -> bool:
@@ -259,9 +460,14 @@ class GracefulShutdown:
         return self._reason
 
     @property
+    def ready(self) -> bool:
+        """True while serving and no shutdown was requested: for a readiness probe."""
+        return self._phase is ShutdownPhase.RUNNING
+
+    @property
     def draining(self) -> bool:
-        """True while in-flight work is being drained (phase 2)."""
-        return self._draining
+        """True while work in flight is being drained (phase 2)."""
+        return self._phase is ShutdownPhase.DRAINING
 
     @property
     def forced(self) -> bool:
@@ -271,7 +477,7 @@ class GracefulShutdown:
     @property
     def inflight_count(self) -> int:
         """The number of in-flight units currently running."""
-        return self._inflight
+        return len(self._units)
 
     @property
     def result(self) -> ShutdownResult | None:
@@ -283,41 +489,45 @@ class GracefulShutdown:
         """The :class:`ExitStatus` of the finished shutdown, or ``None``."""
         return None if self._result is None else self._result.exit_status
 
-    # Requesting.
+    # Requesting and waiting.
 
     def request(self, reason: str = "requested", *, force: bool = False) -> None:
         """Request a shutdown; the phases then run in the background.
 
         Further requests do not start another shutdown. With *force*, the
-        drain is skipped (or cut short if it is under way), as a second
-        signal does; once the drain is over, *force* has no effect.
+        drain delay and the drain are skipped (or cut short if under way),
+        as a second signal does; once the drain is over, *force* has no
+        effect.
+
+        It may be called from any thread: from another thread than the
+        event loop's it hands the request over with
+        :meth:`~asyncio.loop.call_soon_threadsafe` and returns at once.
 
         Cancellation and timeouts do not apply: this returns immediately.
-        Await :meth:`wait` to wait for a request, or leave the ``async with``
-        block to wait for the phases.
+        Await :meth:`wait` to wait until the service stops accepting, or
+        leave the ``async with`` block to wait for the phases.
 
         Raises:
             TypeError: if *reason* is not a str or *force* not a bool.
-            RuntimeError: if called before entering the ``async with`` block
-                or from another thread (use ``loop.call_soon_threadsafe``).
+            RuntimeError: if called before entering the ``async with`` block,
+                or from another thread once the event loop is closed.
         """
         if not isinstance(reason, str):
             raise TypeError(f"reason must be a str, got {type(reason).__name__}")
-        if not isinstance(force, bool):
-            raise TypeError(f"force must be a bool, got {type(force).__name__}")
-        loop = self._require_loop()
-        if self._reason is None:
-            self._reason = reason
-            assert self._requested_event is not None
-            self._requested_event.set()
-            self._logger.info("shutdown requested: %s", reason)
-            self._phases = loop.create_task(self._shut_down(), name="aiocleanup graceful shutdown")
-        if force and not self._forced and not self._drain_over:
-            self._forced = True
-            self._wake()
+        check_bool(force, what="force")
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError(_NOT_ENTERED)
+        if threading.get_ident() != self._thread:
+            loop.call_soon_threadsafe(self._request, reason, force)
+        else:
+            self._request(reason, force)
 
     async def wait(self) -> str:
-        """Wait until a shutdown is requested and return the reason.
+        """Wait until the service stops accepting work; return the reason.
+
+        That is at the request, or *drain_delay* seconds later. This only
+        observes the shutdown: awaiting it does not change the body's role.
 
         On cancellation: ``CancelledError`` propagates; nothing else happens.
         There is no timeout; wrap it in :func:`asyncio.wait_for` if you need
@@ -327,53 +537,191 @@ class GracefulShutdown:
             RuntimeError: if called before entering the ``async with`` block.
         """
         self._require_loop()
-        assert self._requested_event is not None
-        if asyncio.current_task() is self._body:
-            # The body watches for the request, so it will stop by itself.
-            self._body_watches = True
-        await self._requested_event.wait()
+        await self._stopping.wait()
         assert self._reason is not None
         return self._reason
 
-    # Tracking work.
+    async def unless_stopping(self, awaitable: Awaitable[T]) -> T:
+        """Await *awaitable*, unless the service stops accepting work first.
 
-    def inflight(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Track one unit of work: ``async with shutdown.inflight(): ...``.
+        For the waits of an acceptor or a worker loop: a queue's ``get()``,
+        a sleep between two runs of a periodic job::
+
+            job = await shutdown.unless_stopping(queue.get())
+
+        If *awaitable* finishes first, its result is returned (or its
+        exception raised). If the service stops accepting first,
+        *awaitable* is cancelled and given *cancel_timeout* seconds to end;
+        if it still produced a result (a ``get()`` that had already taken
+        an item), that result is returned, so nothing taken is lost;
+        otherwise :class:`ShuttingDown` is raised.
+
+        Inside an :class:`asyncio.TaskGroup`, catch the
+        :class:`ShuttingDown` before it leaves the group's block: an
+        exception there makes the group cancel its tasks.
+
+        On cancellation: *awaitable* is cancelled too and ``CancelledError``
+        propagates.
+
+        On timeout: none of its own; wrap it, or *awaitable*, in
+        :func:`asyncio.timeout` for one.
+
+        Raises:
+            ShuttingDown: once the service stops accepting work, at the call
+                or while waiting (a coroutine passed after that is closed).
+            TypeError: if *awaitable* cannot be awaited.
+            RuntimeError: if called before entering the ``async with`` block.
+        """
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(
+                "unless_stopping() expected an awaitable, such as queue.get(), "
+                f"got {type(awaitable).__name__}"
+            )
+        try:
+            self._require_loop()
+            if self._stopping.is_set():
+                assert self._reason is not None
+                raise ShuttingDown(self._reason)
+        except BaseException:
+            if isinstance(awaitable, Coroutine):
+                awaitable.close()
+            raise
+        assert self._stop_future is not None
+        inner = asyncio.ensure_future(awaitable)
+        try:
+            await asyncio.wait((inner, self._stop_future), return_when=asyncio.FIRST_COMPLETED)
+            if not inner.done():
+                inner.cancel()
+                await asyncio.wait((inner,), timeout=self._cancel_timeout)
+        except asyncio.CancelledError:
+            inner.cancel()
+            raise
+        if inner.done() and not inner.cancelled():
+            return inner.result()
+        if not inner.done():
+            # Keep a reference, so it is not destroyed while still pending.
+            self._abandoned.add(inner)
+            inner.add_done_callback(self._abandoned.discard)
+        assert self._reason is not None
+        raise ShuttingDown(self._reason)
+
+    # Declaring the work.
+
+    def inflight(self, *, name: str | None = None) -> contextlib.AbstractAsyncContextManager[None]:
+        """Track one unit of work: ``async with shutdown.inflight(name="job 7"): ...``.
 
         The drain waits for every unit to leave its block. Entering raises
-        :class:`ShuttingDown` once a shutdown was requested, so a handler can
-        refuse new work and, for example, close its connection.
+        :class:`ShuttingDown` once the service stops accepting work, so a
+        handler can refuse new work and, for example, answer 503. *name*
+        names the unit in the report; it defaults to the name of the task
+        that runs it. Enter the unit before taking the work (a job from a
+        queue), so that the refusal never strands work already taken.
 
         On cancellation: a unit still running after the grace period is
         cancelled by cancelling the task that entered it; the unit ends when
-        that task leaves the block. No timeout applies to the unit itself.
+        that task leaves the block, and is reported as cut off. No timeout
+        applies to the unit itself.
 
         Raises:
-            ShuttingDown: on entering, once a shutdown was requested.
+            ShuttingDown: on entering, once the service stopped accepting.
+            TypeError: if *name* is not a str.
+            RuntimeError: on entering, before the ``async with`` block.
         """
-        return _InflightUnit(self)
+        return _Unit(self, check_name(name, what="name"))
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
-        """Run *coro* as a background task that the drain waits for.
+    def spawn(
+        self, coro: Coroutine[Any, Any, T], *, name: str | None = None, drain: bool = True
+    ) -> asyncio.Task[T]:
+        """Run *coro* as a supervised task and return the task.
 
         The task is owned by a :class:`~aiocleanup.TaskSupervisor`: it is
-        referenced until it ends, its failure is logged and reported, and it
-        is cancelled if still running after the grace period. The outcome is
-        in :attr:`ShutdownResult.tasks`.
+        referenced until it ends, and its failure is logged and reported.
+        *drain* declares its role:
+
+        * ``True`` (the default): a job, work to drain. The shutdown waits
+          for it up to the grace period, then cancels it.
+        * ``False``: a background loop (a heartbeat, a poller, a worker loop
+          whose units are ``inflight()`` blocks). It is cancelled as soon as
+          the service stops accepting, or right after its current in-flight
+          unit; ending that way, or by :class:`ShuttingDown`, is its normal
+          end.
+
+        The outcome is in :attr:`ShutdownResult.tasks`; a job cut off,
+        refused or failed, or any task that fails or ignores cancellation,
+        is in :attr:`ShutdownResult.unfinished`.
 
         Cancellation and timeouts do not apply: this returns immediately.
 
         Raises:
-            TypeError: if *coro* is not a coroutine object.
-            ShuttingDown: once a shutdown was requested (*coro* is closed).
-            RuntimeError: if no event loop is running.
+            TypeError: if *coro* is not a coroutine object, *name* not a str
+                or *drain* not a bool.
+            ShuttingDown: once the service stopped accepting (*coro* is
+                closed).
+            RuntimeError: if called before entering the ``async with`` block.
         """
-        if self._reason is not None and isinstance(coro, Coroutine):
+        check_coroutine(coro, caller="spawn()")
+        try:
+            check_bool(drain, what="drain")
+            self._require_loop()
+            self._refuse_once_stopping()
+        except BaseException:
             coro.close()
-            raise ShuttingDown(self._reason)
-        task = self._supervisor.spawn(coro, name=name)
+            raise
+        task = self._supervisor.spawn(coro, name=name, drain=drain)
+        if drain:
+            self._jobs.add(task)
+        else:
+            self._to_stop[task] = f"background task {task.get_name()!r}"
         task.add_done_callback(self._on_spawned_done)
+        self._work_changed()
         return task
+
+    def on_request(self, callback: StepT, *, name: str | None = None) -> StepT:
+        """Call *callback* when a shutdown is requested; return it unchanged.
+
+        The hook for readiness: mark the service not ready, deregister it
+        from service discovery. Hooks run first, in registration order,
+        before *drain_delay*. *callback* takes no arguments and must not
+        block; an exception is logged and reported as a failed step.
+
+        Cancellation and timeouts do not apply.
+
+        Raises:
+            TypeError: if *callback* is not callable or *name* not a str.
+            ShuttingDown: if a shutdown was already requested.
+        """
+        check_callable(callback, expected="on_request() expected a callable without arguments")
+        check_name(name, what="name")
+        if self._reason is not None:
+            raise ShuttingDown(self._reason)
+        self._request_hooks.append((callback, name or _describe(callback)))
+        return callback
+
+    def on_stop(self, callback: StepT, *, name: str | None = None) -> StepT:
+        """Call *callback* when the service stops accepting; return it unchanged.
+
+        This is how a framework's own drain joins the one drain timer: for
+        example ``lambda: setattr(server, "should_exit", True)`` for a
+        uvicorn server whose ``serve()`` was spawned as a job, or
+        ``runner.cleanup`` for aiohttp. Hooks run in registration order. If
+        *callback* returns an awaitable, it runs as a task that is work to
+        drain.
+
+        On timeout: the awaitable is cancelled when the grace period ends,
+        and reported as cut off. An exception is logged and reported as
+        failed.
+
+        Cancellation does not apply at registration.
+
+        Raises:
+            TypeError: if *callback* is not callable or *name* not a str.
+            ShuttingDown: if the service already stopped accepting.
+        """
+        check_callable(callback, expected="on_stop() expected a callable without arguments")
+        check_name(name, what="name")
+        self._refuse_once_stopping()
+        self._stop_hooks.append((callback, name or _describe(callback)))
+        return callback
 
     def push(
         self, callback: StepT, *, name: str | None = None, timeout: float | None = None
@@ -390,8 +738,10 @@ class GracefulShutdown:
         On timeout: an awaitable still running after *timeout* seconds
         (default: *step_timeout*) is cancelled, given *cancel_timeout*
         seconds to stop, and reported as a :class:`TimeoutError`. A plain
-        function cannot be interrupted: keep it short, or make it async and
-        use :func:`asyncio.to_thread` for blocking calls.
+        function cannot be interrupted: one that returns after its timeout
+        is reported as a :class:`TimeoutError` too, and a *deadline* ends a
+        process it blocks for too long. Keep it short, or make it async and
+        give its blocking call a timeout of its own.
 
         Cancellation does not apply at registration; a step's own task is
         cancelled only on timeout.
@@ -412,123 +762,285 @@ class GracefulShutdown:
         step_timeout = (
             self._step_timeout if timeout is None else check_seconds(timeout, what="timeout")
         )
-        if self._steps_started:
+        if self._phase >= ShutdownPhase.CLEANING_UP:
             raise ShuttingDown(self._reason or "cleanup began")
-        step_name = name if name is not None else _describe(callback)
-        self._steps.append(_CleanupStep(callback, step_name, step_timeout))
+        self._steps.append(_CleanupStep(callback, name or _describe(callback), step_timeout))
         return callback
 
-    # The phases.
+    def manage_process(
+        self, process: ProcessT, *, name: str | None = None, timeout: float | None = None
+    ) -> ProcessT:
+        """Stop *process* as a cleanup step; return it unchanged.
+
+        The step sends SIGTERM to the process's process group if the process
+        leads one (start it with ``start_new_session=True`` so that its own
+        children get the signal too), otherwise to the process; waits up to
+        *timeout* seconds (default: *step_timeout*) for the group to be
+        gone; then sends SIGKILL and waits up to *cancel_timeout*. On
+        Windows it uses ``terminate()`` and ``kill()``.
+
+        On timeout: a process that had to be killed is reported as a failed
+        step (a :class:`TimeoutError`).
+
+        Cancellation does not apply at registration.
+
+        Raises:
+            TypeError: if *process* is not an
+                :class:`asyncio.subprocess.Process` or *name* not a str.
+            ValueError: if *timeout* is negative, NaN or infinite.
+            ShuttingDown: if the cleanup phase has already begun.
+        """
+        if not isinstance(process, asyncio.subprocess.Process):
+            raise TypeError(
+                "manage_process() expected an asyncio.subprocess.Process, such as the "
+                f"result of asyncio.create_subprocess_exec(), got {type(process).__name__}"
+            )
+        check_name(name, what="name")
+        term_timeout = (
+            self._step_timeout if timeout is None else check_seconds(timeout, what="timeout")
+        )
+        step_name = name or f"process {process.pid}"
+
+        async def stop_process() -> None:
+            await _stop_process(process, step_name, term_timeout, self._cancel_timeout)
+
+        # The step's own timeout covers SIGTERM, SIGKILL and a margin.
+        self.push(stop_process, name=step_name, timeout=term_timeout + 2 * self._cancel_timeout)
+        return process
+
+    # The phases, in order.
 
     async def _shut_down(self) -> ShutdownResult:
-        loop = self._require_loop()
-        assert self._reason is not None
-
-        # Phase 1: stop accepting new work; the body is the acceptor.
-        self._supervisor.close()
-        self._stop_body()
-
-        # Phase 2: drain in-flight work, up to the grace period; a second
-        # signal ends the wait at once.
-        self._draining = True
-        drain_deadline = loop.time() + (0.0 if self._forced else self._grace)
-        drained = await self._wait_until(lambda: self._idle() or self._forced, drain_deadline)
-        drained = drained and self._idle()
-        self._draining = False
-        self._drain_over = True
-
-        # Phase 3: cancel what remains, and wait up to cancel_timeout for it.
-        cut_off = self._count_unfinished_work()
-        tasks_report = await self._cancel_remaining(
-            cancel_deadline=loop.time() + self._cancel_timeout
-        )
-
+        # Phase 0: not ready any more (the request ran the hooks); drain_delay.
+        await self._delay(self._drain_delay)
+        # Phase 1: stop accepting (at the request itself, without a delay).
+        self._stop_accepting()
+        # Phase 2: drain what is in flight, up to grace; a second signal ends it.
+        drained = await self._drain(grace=self._grace)
+        # Phase 3: cancel what remains and wait up to cancel_timeout for it.
+        tasks_report = await self._cancel_remaining(cancel_timeout=self._cancel_timeout)
         # Phase 4: cleanup steps, last registered first, each bounded.
-        self._steps_started = True
-        step_failures: list[StepFailure] = []
+        step_failures = await self._run_steps()
+        # Phase 5: report.
+        return self._finish(drained, tasks_report, step_failures)
+
+    async def _delay(self, delay: float) -> None:
+        if self._phase is ShutdownPhase.REQUESTED and delay and not self._forced:
+            self._logger.info("accepting work for %g more second(s) (drain_delay)", delay)
+            await _wait_for_any((self._forced_event,), delay)
+
+    def _stop_accepting(self) -> None:
+        if self._phase >= ShutdownPhase.DRAINING:
+            return
+        self._phase = ShutdownPhase.DRAINING
+        self._supervisor.close()
+        self._stopping.set()
+        assert self._stop_future is not None
+        self._stop_future.set_result(None)
+        loop = self._require_loop()
+        for task in list(self._to_stop):
+            if self._unit_owners.get(task):
+                self._stop_after_unit.add(task)  # its unit's exit stops it
+            else:
+                # From the loop, so the cancellation lands on the task's own
+                # await even when the task itself requested the shutdown.
+                loop.call_soon(self._stop, task)
+        for callback, name in self._stop_hooks:
+            self._start_stop_hook(callback, name)
+        self._work_changed()
+
+    async def _drain(self, grace: float) -> bool:
+        if not self._forced:
+            await _wait_for_any((self._drained, self._forced_event), grace)
+        return self._drained.is_set()
+
+    async def _cancel_remaining(self, cancel_timeout: float) -> ShutdownReport:
+        loop = self._require_loop()
+        self._phase = ShutdownPhase.CANCELLING
+        cancel_deadline = loop.time() + cancel_timeout
+        body_cut = self._body_running() and self._body_role == "drain"
+        body_cut = body_cut and not self._unit_owners.get(self._body)  # type: ignore[arg-type]
+        running = {*self._unit_owners, *self._stop_hook_tasks, *self._to_stop}
+        if self._body is not None and self._body_running():
+            running.add(self._body)
+        for task in running:
+            self._stop(task)
+        tasks_report = await self._supervisor.shutdown(
+            grace=0.0, cancel_timeout=max(0.0, cancel_deadline - loop.time())
+        )
+        await _wait_for_any((self._settled,), cancel_deadline - loop.time())
+        self._record_left_running(body_cut)
+        return tasks_report
+
+    async def _run_steps(self) -> list[StepFailure]:
+        self._phase = ShutdownPhase.CLEANING_UP
+        if self._watchdog is not None and self._deadline is None:
+            self._watchdog.extend(self._seconds_left_to_plan())
+        failures = list(self._hook_failures)
         for step in reversed(self._steps):
             failure = await self._run_step(step)
             if failure is not None:
-                step_failures.append(failure)
+                failures.append(failure)
+        return failures
 
-        # Phase 5: report.
-        if step_failures:
-            exit_status = ExitStatus.STEPS_FAILED
-        elif cut_off:
-            exit_status = ExitStatus.CUT_OFF
-        else:
-            exit_status = ExitStatus.CLEAN
+    def _finish(
+        self, drained: bool, tasks_report: ShutdownReport, step_failures: list[StepFailure]
+    ) -> ShutdownResult:
+        assert self._reason is not None
         self._result = ShutdownResult(
             reason=self._reason,
             forced=self._forced,
             drained=drained,
-            cut_off=cut_off,
+            unfinished=tuple(self._unfinished),
             tasks=tasks_report,
             steps=tuple(step.name for step in reversed(self._steps)),
             step_failures=tuple(step_failures),
-            exit_status=exit_status,
         )
+        self._phase = ShutdownPhase.DONE
         self._log_result(self._result)
         return self._result
 
     # Helpers for the phases.
 
-    def _idle(self) -> bool:
-        return self._inflight == 0 and len(self._supervisor) == 0 and self._body_done
-
-    def _count_unfinished_work(self) -> int:
-        # A task (spawned, or the body) running an in-flight unit counts
-        # once, as the unit.
-        spawned_outside_units = sum(
-            1 for task in self._supervisor._running if task not in self._unit_owners
-        )
-        body_outside_units = not self._body_done and self._body not in self._unit_owners
-        return self._inflight + spawned_outside_units + body_outside_units
-
-    def _stop_body(self) -> None:
-        if self._body is None or self._body_done or self._body_watches:
-            return
-        if self._unit_owners.get(self._body, 0):
-            # Let the body finish its unit first; the unit's exit cancels it.
-            self._cancel_body_after_unit = True
-        else:
-            self._cancel_body()
-
-    def _cancel_body(self) -> None:
-        # Runs from the loop, never inside the body, so the cancellation
-        # lands on the body's current await and not on one in __aexit__.
-        if self._body is not None and not self._body_done and not self._body.done():
-            self._body.cancel()
-            self._body_cancels += 1
-
-    async def _cancel_remaining(self, cancel_deadline: float) -> ShutdownReport:
+    def _request(self, reason: str, force: bool) -> None:
         loop = self._require_loop()
-        for task in list(self._unit_owners):
-            if task is not self._body:
-                task.cancel()
-        self._cancel_body()
-        tasks_report = await self._supervisor.shutdown(
-            grace=0.0, cancel_timeout=max(0.0, cancel_deadline - loop.time())
-        )
-        await self._wait_until(lambda: self._inflight == 0 and self._body_done, cancel_deadline)
-        return tasks_report
+        if self._reason is None:
+            self._reason = reason
+            self._phase = ShutdownPhase.REQUESTED
+            self._logger.info("shutdown requested: %s", reason)
+            if self._watchdog is not None:
+                self._watchdog.arm(self._planned_seconds())
+            for callback, name in self._request_hooks:
+                try:
+                    callback()
+                except Exception as exception:
+                    self._hook_failed(f"on_request {name}", exception)
+            if not self._drain_delay:
+                self._stop_accepting()
+            self._phases = loop.create_task(self._shut_down(), name="aiocleanup graceful shutdown")
+        if force and not self._forced and self._phase <= ShutdownPhase.DRAINING:
+            self._forced = True
+            self._forced_event.set()
+
+    def _refuse_once_stopping(self) -> None:
+        if self._phase >= ShutdownPhase.DRAINING:
+            assert self._reason is not None
+            raise ShuttingDown(self._reason)
+
+    def _stop(self, task: asyncio.Task[Any]) -> None:
+        """Cancel *task*; counted for the body, so it can be taken back."""
+        if task.done():
+            return
+        if task is self._body:
+            if self._body_done:
+                return
+            self._body_cancels += 1
+        task.cancel()
+
+    def _start_stop_hook(self, callback: Step, name: str) -> None:
+        try:
+            outcome = callback()
+            if inspect.isawaitable(outcome):
+                task = asyncio.ensure_future(outcome)
+                self._stop_hook_tasks[task] = name
+                task.add_done_callback(self._on_stop_hook_done)
+        except Exception as exception:
+            self._record("stop hook", name, "failed", repr(exception))
+            self._logger.error("stop hook %r failed", name, exc_info=exception)
+
+    def _on_stop_hook_done(self, task: asyncio.Future[Any]) -> None:
+        name = self._stop_hook_tasks.pop(task)  # type: ignore[call-overload]
+        if task.cancelled():
+            self._record("stop hook", name, "cut off")
+        elif task.exception() is not None:
+            exception = task.exception()
+            self._record("stop hook", name, "failed", repr(exception))
+            self._logger.error("stop hook %r failed", name, exc_info=exception)
+        self._work_changed()
+
+    def _on_spawned_done(self, task: asyncio.Task[Any]) -> None:
+        is_job = task in self._jobs
+        self._jobs.discard(task)
+        self._to_stop.pop(task, None)
+        self._stop_after_unit.discard(task)
+        kind = "job" if is_job else "background task"
+        if task.cancelled():
+            if is_job and self._reason is not None and task not in self._cut_owners:
+                self._record(kind, task.get_name(), "cut off")
+        elif isinstance(task.exception(), ShuttingDown):
+            if is_job:
+                self._record(kind, task.get_name(), "refused")
+        elif task.exception() is not None:
+            self._record(kind, task.get_name(), "failed", repr(task.exception()))
+        self._work_changed()
+
+    def _record_left_running(self, body_cut: bool) -> None:
+        for unit in self._units:
+            where = "" if unit.owner is None else where_suspended(unit.owner)
+            self._record("unit", unit.name or "unit", "left running", where)
+        owners = self._unit_owners
+        if self._body_running() and not owners.get(self._body):  # type: ignore[arg-type]
+            assert self._body is not None
+            where = where_suspended(self._body)
+            self._record("service body", "service body", "left running", where)
+        elif body_cut:
+            self._record("service body", "service body", "cut off")
+        for task, name in self._stop_hook_tasks.items():
+            self._record("stop hook", name, "left running", where_suspended(task))
+        for task in list(self._jobs) + list(self._to_stop):
+            if not owners.get(task) and task is not self._body:
+                kind = "job" if task in self._jobs else "background task"
+                self._record(kind, task.get_name(), "left running", where_suspended(task))
+
+    def _record(self, kind: str, name: str, outcome: str, detail: str = "") -> None:
+        self._unfinished.append(Unfinished(name, kind, outcome, detail))
+
+    def _body_running(self) -> bool:
+        return self._body is not None and not self._body_done and not self._body.done()
+
+    def _drain_count(self) -> int:
+        body = self._body_role == "drain" and self._body_running()
+        return len(self._units) + len(self._jobs) + len(self._stop_hook_tasks) + body
+
+    def _work_changed(self) -> None:
+        """Update the two events the phases wait for."""
+        if self._drain_count():
+            self._drained.clear()
+            self._settled.clear()
+            return
+        self._drained.set()
+        # The body, in the stop role, is among these until it ends.
+        if any(not task.done() for task in self._to_stop):
+            self._settled.clear()
+        else:
+            self._settled.set()
 
     async def _run_step(self, step: _CleanupStep) -> StepFailure | None:
-        loop = self._require_loop()
+        started = time.monotonic()
         try:
             outcome = step.callback()
-            if not isinstance(outcome, Awaitable):
-                return None
-            task: asyncio.Future[object] = asyncio.ensure_future(outcome)
         except Exception as exception:
-            return self._step_failed(step, exception)
+            return self._step_failed(step.name, exception)
+        if not inspect.isawaitable(outcome):
+            elapsed = time.monotonic() - started
+            if elapsed <= step.timeout:
+                return None
+            return self._step_failed(
+                step.name,
+                TimeoutError(
+                    f"cleanup step {step.name!r} blocked the event loop for {elapsed:.1f} "
+                    f"seconds, more than its timeout of {step.timeout:g} seconds; a plain "
+                    "function cannot be interrupted: give its blocking call a timeout"
+                ),
+            )
+        task: asyncio.Future[object] = asyncio.ensure_future(outcome)
         try:
-            await _wait_for_done(loop, task, step.timeout)
+            await asyncio.wait((task,), timeout=step.timeout)
             if not task.done():
                 task.cancel()
-                await _wait_for_done(loop, task, self._cancel_timeout)
+                await asyncio.wait((task,), timeout=self._cancel_timeout)
                 return self._step_failed(
-                    step,
+                    step.name,
                     TimeoutError(
                         f"cleanup step {step.name!r} did not finish within {step.timeout:g} seconds"
                     ),
@@ -538,166 +1050,227 @@ class GracefulShutdown:
             raise
         if task.cancelled():
             cancelled = asyncio.CancelledError(f"cleanup step {step.name!r} was cancelled")
-            return self._step_failed(step, cancelled)
+            return self._step_failed(step.name, cancelled)
         error = task.exception()
-        return None if error is None else self._step_failed(step, error)
+        return None if error is None else self._step_failed(step.name, error)
 
-    def _step_failed(self, step: _CleanupStep, exception: BaseException) -> StepFailure:
-        self._logger.error("cleanup step %r failed", step.name, exc_info=exception)
-        return StepFailure(step.name, exception)
+    def _step_failed(self, name: str, exception: BaseException) -> StepFailure:
+        self._logger.error("cleanup step %r failed", name, exc_info=exception)
+        return StepFailure(name, exception)
 
-    async def _wait_until(self, condition: Callable[[], bool], deadline: float) -> bool:
-        """Wait until *condition* holds or the loop clock passes *deadline*."""
-        loop = self._require_loop()
-        while not condition():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiter = waiter
-            await _wait_for_done(loop, waiter, remaining)
-            self._waiter = None
-        return True
+    def _hook_failed(self, name: str, exception: BaseException) -> None:
+        self._logger.error("%s failed", name, exc_info=exception)
+        self._hook_failures.append(StepFailure(name, exception))
 
-    def _wake(self) -> None:
-        """Re-check the condition of the current wait."""
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+    def _log_result(self, result: ShutdownResult) -> None:
+        if result.exit_status is ExitStatus.CLEAN:
+            self._logger.info("shutdown complete (%s)", result.reason)
+            return
+        outcomes = [item.outcome for item in result.unfinished]
+        extra = "".join(
+            f", {outcomes.count(outcome)} {outcome}"
+            for outcome in ("refused", "failed")
+            if outcome in outcomes
+        )
+        self._logger.warning(
+            "shutdown finished with status %d (%s): %d unit(s) of work cut off, "
+            "%d task(s) ignored cancellation, %d cleanup step(s) failed%s",
+            result.exit_status,
+            result.exit_status.name,
+            result.cut_off,
+            len(result.tasks.ignored_cancellation),
+            len(result.step_failures),
+            extra,
+        )
+        for item in result.unfinished:
+            if item.outcome == "left running":
+                self._logger.warning(
+                    "%s %r ignored cancellation and is still running; %s",
+                    item.kind,
+                    item.name,
+                    item.detail,
+                )
 
-    def _on_spawned_done(self, task: asyncio.Task[Any]) -> None:
-        if len(self._supervisor) == 0:
-            self._wake()
+    def _require_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError(_NOT_ENTERED)
+        if threading.get_ident() != self._thread:
+            raise RuntimeError(
+                "GracefulShutdown methods must be called from the event loop's "
+                "thread; request() is the one that may be called from any thread"
+            )
+        return self._loop
 
-    def _unit_entered(self) -> asyncio.Task[Any] | None:
-        if self._reason is not None:
-            raise ShuttingDown(self._reason)
+    # In-flight units.
+
+    def _unit_entered(self, unit: _Unit) -> None:
+        self._require_loop()
+        self._refuse_once_stopping()
         owner = asyncio.current_task()
-        self._inflight += 1
+        unit.owner = owner
+        if unit.name is None:
+            unit.name = owner.get_name() if owner is not None else "unit"
+        self._units[unit] = None
         if owner is not None:
             self._unit_owners[owner] = self._unit_owners.get(owner, 0) + 1
-        return owner
+        self._work_changed()
 
-    def _unit_exited(self, owner: asyncio.Task[Any] | None) -> None:
-        self._inflight -= 1
+    def _unit_exited(self, unit: _Unit, exc_type: type[BaseException] | None) -> None:
+        del self._units[unit]
+        owner = unit.owner
+        cut_off = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        if cut_off and self._phase >= ShutdownPhase.DRAINING:
+            assert unit.name is not None
+            self._record("unit", unit.name, "cut off")
+            if owner is not None:
+                self._cut_owners.add(owner)
         if owner is not None:
             left = self._unit_owners[owner] - 1
             if left:
                 self._unit_owners[owner] = left
             else:
                 del self._unit_owners[owner]
-                if owner is self._body and self._cancel_body_after_unit:
-                    self._cancel_body_after_unit = False
-                    self._require_loop().call_soon(self._cancel_body)
-        if self._inflight == 0:
-            self._wake()
+                if owner in self._stop_after_unit:
+                    self._stop_after_unit.discard(owner)
+                    # From the loop, so the cancellation lands on the task's
+                    # next await, not on one in this __aexit__.
+                    self._require_loop().call_soon(self._stop, owner)
+        self._work_changed()
 
-    def _log_result(self, result: ShutdownResult) -> None:
-        if result.exit_status is ExitStatus.CLEAN:
-            self._logger.info("shutdown complete (%s)", result.reason)
-            return
-        self._logger.warning(
-            "shutdown finished with status %d (%s): %d unit(s) of work cut off, "
-            "%d task(s) ignored cancellation, %d cleanup step(s) failed",
-            result.exit_status,
-            result.exit_status.name,
-            result.cut_off,
-            len(result.tasks.ignored_cancellation),
-            len(result.step_failures),
-        )
-
-    def _require_loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            raise RuntimeError(
-                "use 'async with GracefulShutdown(...) as shutdown:' before "
-                "requesting or waiting for a shutdown"
-            )
-        if threading.get_ident() != self._thread:
-            raise RuntimeError(
-                "GracefulShutdown methods must be called from the event loop's "
-                "thread; use loop.call_soon_threadsafe(shutdown.request)"
-            )
-        return self._loop
-
-    # Signals.
+    # Signals and the deadline.
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
+        self._loop_blocked = False
+        self._seen[signum] = min(self._seen.get(signum, 0) + 1, self._raised.get(signum, 0))
+        if self._handed_on.get(signum):
+            self._handed_on[signum] -= 1
+            self._handed_on_count += 1
+            self._logger.info(
+                "received %s again after the service body returned by itself: taken as "
+                "handed on by the framework it ran, not as a second signal",
+                name,
+            )
+            return
+        self._signals_received.append(signum)
         if self._reason is None:
             self.request(f"received {name}")
             self._logger.info("send %s again to skip the drain", name)
-        elif self._drain_over:
+        elif self._phase >= ShutdownPhase.CANCELLING:
             self._logger.warning("received %s again: already past the drain", name)
         elif not self._forced:
             self._logger.warning("received %s again: skipping the drain", name)
             self.request(f"received {name} again", force=True)
+            if self._watchdog is not None:
+                self._logger.warning("send %s a third time to end the process at once", name)
 
-    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._signals:
+    def _on_raw_signal(self, signum: int) -> None:
+        # In the signal handler itself: it runs even when the loop is blocked.
+        self._raw_signals += 1
+        self._raised[signum] = self._raised.get(signum, 0) + 1
+        watchdog = self._watchdog
+        if watchdog is None:
             return
-        if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError(
-                "signal handlers can only be installed in the main thread; "
-                "pass signals=() and call request() yourself"
-            )
-        for signum in self._signals:
-            previous = signal.getsignal(signum)
-            # asyncio keeps no public record of its own handlers; this is what
-            # lets us put back one that was added with the loop.
-            previous_loop_handle = getattr(loop, "_signal_handlers", {}).get(signum)
-            via_loop = False
-            if self._signal_api != "signal":
-                try:
-                    loop.add_signal_handler(signum, self._on_signal, signum)
-                    via_loop = True
-                except NotImplementedError:
-                    if self._signal_api == "loop":
-                        raise
-            if not via_loop:
-                signal.signal(signum, self._fallback_handler)
-            self._signal_restores.append(
-                _SignalRestore(signum, previous, previous_loop_handle, via_loop)
-            )
+        name = signal.Signals(signum).name
+        if self._loop_blocked:
+            watchdog.expire_now(f"received {name} again while the event loop is blocked")
+        elif self._raw_signals - self._handed_on_count >= _SIGNALS_TO_EXIT:
+            watchdog.expire_now(f"received {name} a third time")
+        else:
+            watchdog.signal_arrived()
 
-    def _fallback_handler(self, signum: int, frame: FrameType | None) -> None:
-        # Runs in the main thread between two bytecodes, possibly in the middle
-        # of the loop's own code: hand over to the loop thread-safely.
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._on_signal, signum)
+    def _unanswered_signal(self) -> str | None:
+        """Runs in the watchdog's thread: a signal the loop has not answered, if any."""
+        waiting = [s for s, raised in self._raised.items() if raised > self._seen.get(s, 0)]
+        frame = sys._current_frames().get(self._thread) if self._thread is not None else None
+        if not waiting or frame is None:
+            return None
+        self._loop_blocked = True
+        name = signal.Signals(waiting[-1]).name
+        return "\n".join(
+            [
+                f"received {name}, but the event loop has not answered it for a second; "
+                "its thread is blocked at (most recent call last):",
+                *(line.rstrip() for line in traceback.format_stack(frame)),
+                f"send {name} again to end the process at once",
+            ]
+        )
 
-    def _restore_signal_handlers(self) -> None:
-        loop = self._loop
-        while self._signal_restores:
-            restore = self._signal_restores.pop()
-            if restore.via_loop and loop is not None and not loop.is_closed():
-                loop.remove_signal_handler(restore.signum)
-                handle = restore.previous_loop_handle
-                if handle is not None:
-                    loop.add_signal_handler(
-                        restore.signum,
-                        handle._callback,  # type: ignore[attr-defined]
-                        *handle._args,
-                    )
-                    continue
-            if restore.previous is not None:
-                signal.signal(restore.signum, restore.previous)
+    def _planned_seconds(self) -> float:
+        """The deadline, in seconds from the request."""
+        if self._deadline is not None:
+            return self._deadline
+        return self._drain_delay + self._grace + self._cancel_timeout + self._seconds_left_to_plan()
+
+    def _seconds_left_to_plan(self) -> float:
+        steps = sum(step.timeout + self._cancel_timeout for step in self._steps)
+        closing = _LOOP_CLOSING_PHASES * self._cancel_timeout if self._covers_loop_closing else 0.0
+        return steps + closing + _DEADLINE_MARGIN
+
+    def _describe_deadline(self, reason: str) -> tuple[int, str]:
+        """Runs in the watchdog's thread: the status and report to exit with."""
+        result = self._result
+        if result is not None:
+            status = ExitStatus.CUT_OFF if result.exit_status is ExitStatus.CLEAN else result.status
+        elif self._phase is ShutdownPhase.CLEANING_UP:
+            status = ExitStatus.STEPS_FAILED
+        else:
+            status = ExitStatus.CUT_OFF
+        lines = [
+            f"{reason} during the phase {self._phase.name}: ending the process "
+            f"with status {int(status)} ({status.name})"
+        ]
+        if result is not None:
+            lines.append(result.report)
+        frames = sys._current_frames()
+        if self._thread in frames and self._phase is not ShutdownPhase.DONE:
+            lines.append("the event loop's thread is at (most recent call last):")
+            lines.extend(line.rstrip() for line in traceback.format_stack(frames[self._thread]))
+        for thread in _threads_holding_up_exit():
+            lines.append(f"thread {thread.name!r} is still running at (most recent call last):")
+            frame = frames.get(thread.ident) if thread.ident is not None else None
+            if frame is not None:
+                lines.extend(line.rstrip() for line in traceback.format_stack(frame))
+        return int(status), "\n".join(lines)
+
+    def _release_watchdog(self) -> None:
+        """Stop the watchdog, unless threads would still hold up the exit."""
+        watchdog = self._watchdog
+        if watchdog is None or not watchdog.armed:
+            return
+        # Only threads started while serving: a test run has threads of its own.
+        holding = [t for t in _threads_holding_up_exit() if t not in self._threads_before]
+        if not holding:
+            watchdog.stop()
+            return
+        self._logger.warning(
+            "%d thread(s) still running (%s) will hold up the exit; the process "
+            "ends at the deadline at the latest",
+            len(holding),
+            ", ".join(repr(thread.name) for thread in holding),
+        )
+        watchdog.guard(holding)
 
     # The async context manager.
 
     async def __aenter__(self) -> GracefulShutdown:
-        if self._entered:
+        if self._phase is not ShutdownPhase.NOT_STARTED:
             raise RuntimeError("a GracefulShutdown can be entered only once")
         loop = asyncio.get_running_loop()
-        self._entered = True
         self._loop = loop
         self._thread = threading.get_ident()
         self._body = asyncio.current_task()
-        self._requested_event = asyncio.Event()
-        try:
-            self._install_signal_handlers(loop)
-        except BaseException:
-            self._restore_signal_handlers()
-            raise
+        self._stop_future = loop.create_future()
+        self._threads_before = set(threading.enumerate())
+        if self._deadline is not None or self._covers_loop_closing:
+            self._watchdog = Watchdog(
+                self._describe_deadline, self._unanswered_signal, self._logger
+            )
+        self._signal_handlers.install(loop)
+        self._phase = ShutdownPhase.RUNNING
+        if self._body is not None and self._body_role == "stop":
+            self._to_stop[self._body] = "service body"
+        self._work_changed()
         return self
 
     async def __aexit__(
@@ -707,15 +1280,51 @@ class GracefulShutdown:
         tb: TracebackType | None,
     ) -> bool:
         self._body_done = True
-        self._wake()
+        if self._body is not None:
+            self._to_stop.pop(self._body, None)
+            self._stop_after_unit.discard(self._body)
+        self._work_changed()
         cancelled_by_us = self._uncancel_body()
-        cancelled_from_outside = (
-            exc_type is not None
-            and issubclass(exc_type, asyncio.CancelledError)
-            and not cancelled_by_us
-        )
+        quiet = exc is None or _only_shutting_down(exc)
+        cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        if quiet and self._signals_received and not cancelled_by_us:
+            # A framework run by the body (uvicorn does) may hand the signal
+            # on after its own drain: that is not a second signal. Only a
+            # signal raised before the body returned, which the loop has not
+            # seen yet, is one; a signal sent during the drain that follows
+            # is a second one.
+            self._handed_on = {
+                signum: raised - self._seen.get(signum, 0)
+                for signum, raised in self._raised.items()
+                if raised > self._seen.get(signum, 0)
+            }
+        if cancelled and not cancelled_by_us:
+            self._record("service body", "service body", "cut off")
+        elif not quiet and not cancelled:
+            self._record("service body", "service body", "failed", repr(exc))
+        self._request_on_exit(exc_type, quiet, cancelled and not cancelled_by_us)
+        assert self._phases is not None
+        try:
+            await asyncio.shield(self._phases)
+        except asyncio.CancelledError:
+            # Cancelled while waiting: skip the drain, let the phases finish
+            # within their bounds, then propagate.
+            self.request(force=True)
+            await asyncio.wait((self._phases,))
+            raise
+        finally:
+            self._signal_handlers.restore()
+            if not self._covers_loop_closing:
+                self._release_watchdog()
+        if exc_type is None:
+            return False
+        return quiet or (cancelled and cancelled_by_us)
+
+    def _request_on_exit(
+        self, exc_type: type[BaseException] | None, quiet: bool, cancelled_from_outside: bool
+    ) -> None:
         if self._reason is None:
-            if exc_type is None:
+            if exc_type is None or quiet:
                 self.request("the service body returned")
             else:
                 # Cancelled or interrupted from outside: do not linger.
@@ -725,22 +1334,6 @@ class GracefulShutdown:
                 )
         elif cancelled_from_outside:
             self.request(force=True)
-        assert self._phases is not None
-        try:
-            await asyncio.shield(self._phases)
-        except asyncio.CancelledError:
-            # Cancelled while waiting: skip the drain, let the phases finish
-            # within their bounds, then propagate.
-            self.request(force=True)
-            await asyncio.wait([self._phases])
-            raise
-        finally:
-            self._restore_signal_handlers()
-        if exc_type is None:
-            return False
-        if issubclass(exc_type, ShuttingDown):
-            return True
-        return issubclass(exc_type, asyncio.CancelledError) and cancelled_by_us
 
     def _uncancel_body(self) -> bool:
         """Take back the cancellations we sent the body; True if we sent any."""
@@ -754,17 +1347,18 @@ class GracefulShutdown:
         return True
 
 
-class _InflightUnit(contextlib.AbstractAsyncContextManager[None]):
+class _Unit(contextlib.AbstractAsyncContextManager[None]):
     """One unit of work tracked by :meth:`GracefulShutdown.inflight`."""
 
-    __slots__ = ("_owner", "_shutdown")
+    __slots__ = ("name", "owner", "shutdown")
 
-    def __init__(self, shutdown: GracefulShutdown) -> None:
-        self._shutdown = shutdown
-        self._owner: asyncio.Task[Any] | None = None
+    def __init__(self, shutdown: GracefulShutdown, name: str | None) -> None:
+        self.shutdown = shutdown
+        self.name = name
+        self.owner: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> None:
-        self._owner = self._shutdown._unit_entered()
+        self.shutdown._unit_entered(self)
 
     async def __aexit__(
         self,
@@ -772,151 +1366,118 @@ class _InflightUnit(contextlib.AbstractAsyncContextManager[None]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._shutdown._unit_exited(self._owner)
+        self.shutdown._unit_exited(self, exc_type)
 
 
-async def _wait_for_done(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], timeout: float
-) -> None:
-    """Wait until *future* is done or *timeout* seconds passed; never raise.
+_NOT_ENTERED = (
+    "use 'async with GracefulShutdown(...) as shutdown:' (or aiocleanup.run()) "
+    "before requesting, waiting or declaring work"
+)
 
-    Unlike :func:`asyncio.wait_for`, this does not cancel *future* on timeout
-    and does not wait for it afterwards, so it is always bounded.
-    """
-    if future.done() or timeout <= 0:
+
+async def _wait_for_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
+    """Wait until one of *events* is set or *timeout* seconds passed; never raise."""
+    if timeout <= 0 or any(event.is_set() for event in events):
         return
-    waiter: asyncio.Future[None] = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    timer = loop.call_later(timeout, wake)
-    future.add_done_callback(wake)
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        await waiter
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        timer.cancel()
-        future.remove_done_callback(wake)
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _only_shutting_down(exc: BaseException) -> bool:
+    """True for ShuttingDown, or an exception group holding nothing else."""
+    if isinstance(exc, ShuttingDown):
+        return True
+    group = getattr(builtins, "BaseExceptionGroup", None)
+    if group is not None and isinstance(exc, group):
+        return all(_only_shutting_down(inner) for inner in exc.exceptions)
+    return False
+
+
+def _threads_holding_up_exit() -> list[threading.Thread]:
+    """Threads the interpreter waits for at exit (executor workers among them)."""
+    current = threading.current_thread()
+    return [
+        thread
+        for thread in threading.enumerate()
+        if not thread.daemon
+        and thread is not threading.main_thread()
+        and thread is not current
+        and thread.is_alive()
+    ]
+
+
+async def _stop_process(
+    process: asyncio.subprocess.Process, name: str, term_timeout: float, kill_timeout: float
+) -> None:
+    """SIGTERM the process (its group if it leads one), then SIGKILL after *term_timeout*."""
+    if process.returncode is not None:
+        return
+    group = _own_process_group(process.pid)
+    exited = asyncio.ensure_future(process.wait())
+    try:
+        _signal_process(process, group, signal.SIGTERM)
+        if await _process_gone(exited, group, term_timeout):
+            return
+        _signal_process(process, group, getattr(signal, "SIGKILL", signal.SIGTERM))
+        await _process_gone(exited, group, kill_timeout)
+    finally:
+        exited.cancel()
+    raise TimeoutError(
+        f"{name} did not exit within {term_timeout:g} seconds of SIGTERM; it was killed"
+    )
+
+
+def _own_process_group(pid: int) -> int | None:
+    getpgid = getattr(os, "getpgid", None)
+    if getpgid is None:
+        return None
+    try:
+        return pid if getpgid(pid) == pid else None
+    except ProcessLookupError:
+        return None
+
+
+def _signal_process(
+    process: asyncio.subprocess.Process, group: int | None, signum: signal.Signals
+) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if group is not None:
+            os.killpg(group, signum)
+        else:
+            process.send_signal(signum)
+
+
+async def _process_gone(exited: asyncio.Future[int], group: int | None, timeout: float) -> bool:
+    """Wait up to *timeout* for the process, and its group, to be gone."""
+    deadline = time.monotonic() + timeout
+    await asyncio.wait((exited,), timeout=timeout)
+    if not exited.done():
+        return False
+    # The leader has exited; its children may not have. There is no event
+    # for "the group is empty", so look a few times a second.
+    while group is not None:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def _describe(callback: Callable[..., object]) -> str:
     return str(getattr(callback, "__qualname__", None) or repr(callback))
 
 
-def run(
-    main: Callable[[GracefulShutdown], Awaitable[object]],
-    *,
-    grace: float = 10.0,
-    cancel_timeout: float = 5.0,
-    step_timeout: float = 5.0,
-    signals: Iterable[int] = DEFAULT_SIGNALS,
-) -> ExitStatus:
-    """Run a service until it is asked to stop, shut it down, return the status.
+def __getattr__(name: str) -> Any:
+    # run() lives in aiocleanup._runner; this keeps aiocleanup.shutdown.run.
+    if name == "run":
+        from ._runner import run
 
-    ``run()`` is to services what :func:`asyncio.run` is to scripts::
-
-        async def main(shutdown: GracefulShutdown) -> None:
-            shutdown.push(close_database, name="database")
-            await serve_forever(shutdown)
-
-        if __name__ == "__main__":
-            raise SystemExit(aiocleanup.run(main, grace=10.0))
-
-    It creates an event loop, enters a :class:`GracefulShutdown` with the
-    given arguments, awaits ``main(shutdown)`` as the service body and runs
-    the shutdown phases when a signal arrives or *main* returns. Then it
-    closes the loop in bounded phases: cancel the tasks still pending and
-    wait up to *cancel_timeout*, close async generators and the default
-    executor, each waited for up to *cancel_timeout*, and close the loop.
-    Unlike ``asyncio.run()``, it never waits unbounded for a task that
-    ignores cancellation. (Threads still running in the default executor are
-    joined by the interpreter at exit; that wait is outside ``run()``.)
-
-    Returns the :class:`ExitStatus` (an ``int``): 0 (``CLEAN``) when
-    everything finished, 1 (``STEPS_FAILED``) when a cleanup step raised or
-    timed out, 3 (``CUT_OFF``) when in-flight work had to be cancelled.
-
-    On cancellation: a signal is the way to stop it; a second signal skips
-    the drain. With ``signals=()``, Ctrl-C raises :class:`KeyboardInterrupt`
-    out of ``run()`` after the loop was closed.
-
-    Raises:
-        TypeError: if *main* is not an async function taking one argument
-            (passing ``main()`` instead of ``main`` is the usual mistake), or
-            another argument has the wrong type.
-        ValueError: for a bad timeout or signal (see :class:`GracefulShutdown`).
-        RuntimeError: if called while an event loop is running in this
-            thread, or signals are requested outside the main thread.
-        Exception: whatever *main* raised, after the shutdown phases ran.
-    """
-    check_callable(
-        main,
-        expected="run() expected an async function that takes the GracefulShutdown, "
-        "such as main (not main())",
-    )
-    graceful = GracefulShutdown(
-        grace=grace,
-        cancel_timeout=cancel_timeout,
-        step_timeout=step_timeout,
-        signals=signals,
-    )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError(
-            "run() cannot be called from a running event loop; "
-            "use 'async with GracefulShutdown()' there"
-        )
-
-    async def service() -> None:
-        async with graceful:
-            await main(graceful)
-
-    loop = asyncio.new_event_loop()
-    try:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(service())
-    finally:
-        try:
-            _close_loop(loop, graceful._cancel_timeout)
-        finally:
-            asyncio.set_event_loop(None)
-    assert graceful.exit_status is not None
-    return graceful.exit_status
-
-
-def _close_loop(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-    """Close *loop* the way :class:`asyncio.Runner` does, but bounded."""
-    try:
-        loop.run_until_complete(_finish_loop(loop, timeout))
-    finally:
-        # Phase 4: close the loop.
-        loop.close()
-
-
-async def _finish_loop(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-    # Phase 1: cancel the tasks still pending; wait up to *timeout* for them.
-    pending = asyncio.all_tasks(loop) - {asyncio.current_task(loop)}
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=timeout)
-    for task in pending:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            loop.call_exception_handler(
-                {
-                    "message": "unhandled exception during shutdown",
-                    "exception": task.exception(),
-                    "task": task,
-                }
-            )
-    # Phase 2: close async generators still suspended, up to *timeout*.
-    # Phase 3: shut down the default executor, up to *timeout*.
-    for closing in (loop.shutdown_asyncgens(), loop.shutdown_default_executor()):
-        task = loop.create_task(closing)
-        await _wait_for_done(loop, task, timeout)
-        if not task.done():
-            task.cancel()
+        return run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

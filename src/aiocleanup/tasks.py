@@ -6,7 +6,15 @@ retrieved") and leaves shutting down to you. :class:`TaskSupervisor` keeps a
 strong reference to every task it spawns, logs each failure once, as it
 happens, and shuts down in bounded phases.
 
-When to use which:
+Each task has a declared role:
+
+* a job (``spawn(coro)``, the default) is work to finish: the shutdown waits
+  up to the grace period for it before cancelling it;
+* a background loop (``spawn(coro, drain=False)``), such as a heartbeat or a
+  periodic refresh, never finishes by itself: the shutdown cancels it at once
+  instead of waiting the whole grace period for it.
+
+When to use which tool:
 
 * :class:`asyncio.TaskGroup` (Python 3.11+) is for work that succeeds or fails
   together: the first failure cancels the siblings and the group raises an
@@ -20,17 +28,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
-from ._checks import check_name, check_seconds
+from ._checks import check_bool, check_coroutine, check_logger, check_name, check_seconds
+from ._errors import ShuttingDown
+from ._stacks import where_suspended
 
 __all__ = ["ShutdownReport", "SupervisorClosedError", "TaskFailure", "TaskSupervisor"]
 
 T = TypeVar("T")
-
-_default_logger = logging.getLogger("aiocleanup")
 
 
 class SupervisorClosedError(RuntimeError):
@@ -48,15 +56,25 @@ class ShutdownReport(NamedTuple):
     """What happened to the supervised tasks.
 
     Attributes:
-        completed: names of tasks that returned normally after shutdown began.
+        completed: names of jobs that returned normally after shutdown began.
         failed: every task that raised, at any time, with its exception.
-        cancelled: every task that ended cancelled, at any time.
+        cancelled: every job that ended cancelled, at any time, and every
+            background loop cancelled before shutdown began.
         ignored_cancellation: names of tasks still running when the
             ``cancel_timeout`` ran out. The supervisor keeps its reference to
             them, so they are not garbage collected mid-flight.
         completed_before_shutdown: how many tasks returned normally before
             shutdown began (counted, not named, so a long-lived supervisor
             does not grow).
+        stopped: names of background loops (``drain=False``) that ended
+            after shutdown began, as they should: cancelled, returned, or
+            ended by :class:`~aiocleanup.ShuttingDown`.
+        refused: names of jobs that ended with
+            :class:`~aiocleanup.ShuttingDown`: they were refused new work
+            part-way, so whatever they had taken on is not done.
+        suspended_at: for each task in *ignored_cancellation*, in the same
+            order, where it is suspended (the call graph on Python 3.14+,
+            its coroutines' frames before), so you can see what it waits for.
     """
 
     completed: tuple[str, ...]
@@ -64,11 +82,18 @@ class ShutdownReport(NamedTuple):
     cancelled: tuple[str, ...]
     ignored_cancellation: tuple[str, ...]
     completed_before_shutdown: int = 0
+    stopped: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    suspended_at: tuple[str, ...] = ()
 
     @property
     def clean(self) -> bool:
-        """True when no task failed, was cancelled or ignored cancellation."""
-        return not (self.failed or self.cancelled or self.ignored_cancellation)
+        """True when no task failed, was cancelled, refused or ignored cancellation.
+
+        Background loops stopped by the shutdown do not count: stopping them
+        is their normal end.
+        """
+        return not (self.failed or self.cancelled or self.ignored_cancellation or self.refused)
 
 
 class TaskSupervisor:
@@ -77,7 +102,7 @@ class TaskSupervisor:
     ::
 
         async with TaskSupervisor(grace=5.0, cancel_timeout=2.0) as supervisor:
-            supervisor.spawn(heartbeat(), name="heartbeat")
+            supervisor.spawn(heartbeat(), name="heartbeat", drain=False)
             await serve(supervisor)
         print(supervisor.report)
 
@@ -92,15 +117,16 @@ class TaskSupervisor:
     skipped and the tasks are cancelled at once. The block's exception, if
     any, propagates afterwards; task failures never raise out of the block.
 
-    On timeout: nothing raises. Tasks still running after the grace period
+    On timeout: nothing raises. Jobs still running after the grace period
     are cancelled; tasks still running *cancel_timeout* seconds later are
-    reported as ignoring cancellation and left running.
+    reported as ignoring cancellation, with where they are suspended, and
+    left running.
 
     On cancellation: see above for the block, and :meth:`shutdown` for a
     cancelled shutdown.
 
     Args:
-        grace: seconds :meth:`shutdown` lets running tasks finish before
+        grace: seconds :meth:`shutdown` lets running jobs finish before
             cancelling them.
         cancel_timeout: seconds :meth:`shutdown` waits for cancelled tasks to
             end.
@@ -121,14 +147,13 @@ class TaskSupervisor:
     ) -> None:
         self._grace = check_seconds(grace, what="grace")
         self._cancel_timeout = check_seconds(cancel_timeout, what="cancel_timeout")
-        if logger is not None and not isinstance(logger, logging.Logger):
-            raise TypeError(f"logger must be a logging.Logger or None, got {type(logger).__name__}")
-        self._logger = logger if logger is not None else _default_logger
-        # A dict, not a set: cancelling in spawn order keeps memory access
-        # sequential, which makes cancelling thousands of tasks measurably faster.
-        self._running: dict[asyncio.Task[Any], None] = {}
+        self._logger = check_logger(logger)
+        # Each running task and whether it is a job to drain (True) or a
+        # background loop to stop (False). A dict, not a set: cancelling in
+        # spawn order keeps memory access sequential, which makes cancelling
+        # thousands of tasks measurably faster.
+        self._running: dict[asyncio.Task[Any], bool] = {}
         self._closing = False
-        self._idle_waiter: asyncio.Future[None] | None = None
         self._report_ready: asyncio.Future[ShutdownReport] | None = None
         self._report: ShutdownReport | None = None
         # Outcomes, recorded by _on_task_done as tasks end.
@@ -136,6 +161,8 @@ class TaskSupervisor:
         self._completed_before_shutdown = 0
         self._failed: list[TaskFailure] = []
         self._cancelled: list[str] = []
+        self._stopped: list[str] = []
+        self._refused: list[str] = []
 
     @property
     def closing(self) -> bool:
@@ -151,31 +178,36 @@ class TaskSupervisor:
         """The number of supervised tasks still running."""
         return len(self._running)
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, T], *, name: str | None = None, drain: bool = True
+    ) -> asyncio.Task[T]:
         """Run *coro* as a supervised task and return the task.
 
         The supervisor keeps a strong reference to the task until it ends and
         records how it ended. *name* defaults to the coroutine's qualified
         name and is used in the log and the report.
 
+        *drain* declares the task's role. A job (``True``, the default) is
+        work the shutdown waits for, up to the grace period. A background
+        loop (``False``) is cancelled as soon as the shutdown begins, and
+        its end is reported in :attr:`ShutdownReport.stopped`, not as a
+        cancellation.
+
         Cancellation and timeouts do not apply: this returns immediately. If
         you cancel the returned task yourself, it is reported as cancelled.
 
         Raises:
             TypeError: if *coro* is not a coroutine object (for example the
-                async function itself, not a call to it) or *name* is not a
-                str.
+                async function itself, not a call to it), *name* is not a
+                str or *drain* not a bool.
             SupervisorClosedError: if shutdown has begun; *coro* is closed so
                 it does not warn that it was never awaited.
             RuntimeError: if no event loop is running.
         """
-        if not isinstance(coro, Coroutine):
-            raise TypeError(
-                "spawn() expected a coroutine object, such as worker(), "
-                f"got {type(coro).__name__}: {coro!r}"
-            )
+        check_coroutine(coro, caller="spawn()")
         try:
             check_name(name, what="name")
+            check_bool(drain, what="drain")
             if self._closing:
                 raise SupervisorClosedError(
                     "cannot spawn a task: this TaskSupervisor is shutting down or has shut down"
@@ -187,7 +219,7 @@ class TaskSupervisor:
         if name is None:
             name = getattr(coro, "__qualname__", None)
         task = loop.create_task(coro, name=name)
-        self._running[task] = None
+        self._running[task] = drain
         task.add_done_callback(self._on_task_done)
         return task
 
@@ -196,8 +228,8 @@ class TaskSupervisor:
 
         This is the first phase of :meth:`shutdown`, on its own: use it when
         something else decides how long to wait. From now on :meth:`spawn`
-        raises :class:`SupervisorClosedError` and tasks that return normally
-        are listed by name in :attr:`ShutdownReport.completed`.
+        raises :class:`SupervisorClosedError` and tasks that end are
+        reported by name.
 
         Cancellation and timeouts do not apply: this returns immediately.
         """
@@ -211,9 +243,10 @@ class TaskSupervisor:
         The phases, in order:
 
         1. stop accepting: :meth:`spawn` raises from now on;
-        2. wait up to *grace* seconds for the running tasks to finish;
-        3. cancel the tasks still running;
-        4. wait up to *cancel_timeout* seconds for them to end.
+        2. cancel the background loops (``drain=False``) at once;
+        3. wait up to *grace* seconds for the jobs to finish;
+        4. cancel the tasks still running;
+        5. wait up to *cancel_timeout* seconds for them to end.
 
         Tasks still running after that are listed in
         :attr:`ShutdownReport.ignored_cancellation`; the call returns anyway,
@@ -245,14 +278,16 @@ class TaskSupervisor:
         # Phase 1: stop accepting new tasks.
         self.close()
         try:
-            # Phase 2: let running tasks finish, up to the grace period.
-            await self._wait_until_idle(grace)
-            # Phase 3: cancel the rest.
-            self._cancel_running()
-            # Phase 4: wait a bounded time for the cancellations to land.
-            await self._wait_until_idle(cancel_timeout)
+            # Phase 2: background loops never finish by themselves.
+            self._cancel(task for task, drain in self._running.items() if not drain)
+            # Phase 3: let the jobs finish, up to the grace period.
+            await _wait_for_tasks([task for task, drain in self._running.items() if drain], grace)
+            # Phase 4: cancel the rest.
+            self._cancel(self._running)
+            # Phase 5: wait a bounded time for the cancellations to land.
+            await _wait_for_tasks(list(self._running), cancel_timeout)
         except asyncio.CancelledError:
-            self._cancel_running()
+            self._cancel(self._running)
             raise
         finally:
             self._report = self._build_report()
@@ -273,41 +308,43 @@ class TaskSupervisor:
 
     # Helpers for the phases above.
 
-    def _cancel_running(self) -> None:
-        for task in list(self._running):
+    @staticmethod
+    def _cancel(tasks: Iterable[asyncio.Task[Any]]) -> None:
+        for task in list(tasks):
             task.cancel()
 
-    async def _wait_until_idle(self, timeout: float) -> None:
-        if not self._running or timeout == 0:
-            return
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._idle_waiter = waiter
-        timer = loop.call_later(timeout, _resolve, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._idle_waiter = None
-
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._running.pop(task, None)
+        drain = self._running.pop(task, True)
+        name = task.get_name()
         if task.cancelled():
-            self._cancelled.append(task.get_name())
-        else:
-            # Retrieving the exception here is what keeps asyncio from
-            # reporting "Task exception was never retrieved" later.
-            exception = task.exception()
-            if exception is None:
-                if self._closing:
-                    self._completed.append(task.get_name())
-                else:
-                    self._completed_before_shutdown += 1
+            if drain or not self._closing:
+                self._cancelled.append(name)
             else:
-                self._failed.append(TaskFailure(task.get_name(), exception))
-                self._logger.error("supervised task %r failed", task.get_name(), exc_info=exception)
-        if not self._running and self._idle_waiter is not None:
-            _resolve(self._idle_waiter)
+                self._stopped.append(name)
+            return
+        # Retrieving the exception here is what keeps asyncio from reporting
+        # "Task exception was never retrieved" later.
+        exception = task.exception()
+        if exception is None:
+            if not self._closing:
+                self._completed_before_shutdown += 1
+            elif drain:
+                self._completed.append(name)
+            else:
+                self._stopped.append(name)
+        elif isinstance(exception, ShuttingDown) and not drain:
+            self._stopped.append(name)
+        elif isinstance(exception, ShuttingDown):
+            self._refused.append(name)
+            self._logger.warning(
+                "supervised task %r was refused new work and ended: %s; whatever it had "
+                "taken on is not done",
+                name,
+                exception,
+            )
+        else:
+            self._failed.append(TaskFailure(name, exception))
+            self._logger.error("supervised task %r failed", name, exc_info=exception)
 
     def _build_report(self) -> ShutdownReport:
         return ShutdownReport(
@@ -316,9 +353,13 @@ class TaskSupervisor:
             cancelled=tuple(self._cancelled),
             ignored_cancellation=tuple(task.get_name() for task in self._running),
             completed_before_shutdown=self._completed_before_shutdown,
+            stopped=tuple(self._stopped),
+            refused=tuple(self._refused),
+            suspended_at=tuple(where_suspended(task) for task in self._running),
         )
 
 
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+async def _wait_for_tasks(tasks: list[asyncio.Task[Any]], timeout: float) -> None:
+    """Wait until *tasks* are done or *timeout* seconds passed; never cancel them."""
+    if tasks and timeout > 0:
+        await asyncio.wait(tasks, timeout=timeout)
