@@ -1,4 +1,4 @@
-"""Benchmarks for the package budgets of DESIGN section 9.
+"""Benchmarks for the package budgets of DESIGN §9.
 
 Each benchmark runs the baseline from ``baselines.py`` and the aiocleanup
 candidate alternately, several times, in one process run, and reports the

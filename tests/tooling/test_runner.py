@@ -1,4 +1,4 @@
-"""The fork server runs an example exactly as ``python example.py`` would.
+"""The fork server runs an example exactly as ``python example.py`` would (DESIGN §6).
 
 Each probe below runs twice, once through the fork server and once in a new
 interpreter (HANDBOOK_EXAMPLE_RUNNER=spawn), and the two must print the same

@@ -1,6 +1,6 @@
 """Comparing what an example printed with the output block on its page.
 
-Rules (DESIGN §3):
+Rules (DESIGN §3.3):
 
 * trailing whitespace on each line and trailing blank lines are ignored;
 * ``...`` matches any text; a line that is only ``...`` matches any number of

@@ -1,4 +1,4 @@
-"""Running one example the way a reader would: ``python example.py``.
+"""Running one example the way a reader would: ``python example.py`` (DESIGN §6).
 
 Each example (and, for ``% continued``, the examples it continues) is written
 to ``example.py`` in a new temporary directory and run by the interpreter of

@@ -1,4 +1,4 @@
-"""Fork server: start one interpreter, fork it once per example.
+"""Fork server: start one interpreter, fork it once per example (DESIGN §6).
 
 Started by :mod:`handbook.runner` as ``python forkserver.py FD EXIT_REPORT
 MODULE...``: FD is one end of a SOCK_SEQPACKET socket pair, EXIT_REPORT the
