@@ -113,7 +113,7 @@ def run(
         loop.run_until_complete(_serve(main, graceful))
     finally:
         try:
-            _close_loop(loop, graceful._cancel_timeout)
+            _close_loop(loop, graceful._cancel_timeout, graceful._signal_handlers.restore)
         finally:
             if loop_factory is None:
                 asyncio.set_event_loop(None)
@@ -139,8 +139,15 @@ async def _serve(main: Callable[[GracefulShutdown], object], graceful: GracefulS
             body.close()  # __aenter__ failed: do not warn it was never awaited
 
 
-def _close_loop(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-    """Close *loop* the way :class:`asyncio.Runner` does, but bounded."""
+def _close_loop(
+    loop: asyncio.AbstractEventLoop, timeout: float, restore_signals: Callable[[], None]
+) -> None:
+    """Close *loop* the way :class:`asyncio.Runner` does, but bounded.
+
+    The shutdown's signal handlers stay until the loop is about to close, so
+    a signal meanwhile is still the shutdown's (and a third one ends the
+    process); then *restore_signals* puts the previous ones back.
+    """
     try:
         # Phase 1: cancel the tasks still pending; wait up to *timeout*.
         loop.run_until_complete(_cancel_pending_tasks(loop, timeout))
@@ -149,8 +156,11 @@ def _close_loop(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         # Phase 3: shut the default executor down; wait up to *timeout*.
         loop.run_until_complete(_shut_down_executor(loop, timeout))
     finally:
-        # Phase 4: close the loop.
-        loop.close()
+        # Phase 4: put the previous signal handlers back and close the loop.
+        try:
+            restore_signals()
+        finally:
+            loop.close()
 
 
 async def _cancel_pending_tasks(loop: asyncio.AbstractEventLoop, timeout: float) -> None:

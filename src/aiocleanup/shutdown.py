@@ -1313,8 +1313,10 @@ class GracefulShutdown:
             await asyncio.wait((self._phases,))
             raise
         finally:
-            self._signal_handlers.restore()
+            # Under run(), the handlers stay until the loop is closed: a
+            # signal while it closes must not reach the previous handler.
             if not self._covers_loop_closing:
+                self._signal_handlers.restore()
                 self._release_watchdog()
         if exc_type is None:
             return False

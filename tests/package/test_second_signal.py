@@ -64,12 +64,6 @@ async def test_a_second_signal_during_the_drain_after_the_body_returned_skips_it
     assert fallback_handlers[SIG] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run() restores the previous handlers when the shutdown's phases end, before it "
-    "closes the loop (up to 3 x cancel_timeout): a signal then gets the previous handler, "
-    "for SIGTERM the default action",
-)
 def test_a_signal_while_run_closes_the_loop_does_not_reach_the_previous_handler(
     fallback_handlers: dict[int, int],
 ) -> None:
