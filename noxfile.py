@@ -4,8 +4,8 @@ Dependencies live in pyproject.toml's dependency groups; every session
 installs from there.  uv creates the environments when it is installed
 (``pip install uv``), virtualenv otherwise.  Python is never downloaded:
 install the Pythons you want to test on yourself (pyenv, your OS, python.org).
-The docs, lint, serve, browser and bench sessions run on the Python nox itself
-runs on, which must be 3.11+.
+The docs, docs-spawn, lint, stress, serve, browser and bench sessions run on
+the Python nox itself runs on, which must be 3.11+.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DOCS_PYTHON)
 def docs(session: nox.Session) -> None:
-    """Verify the docs examples, then build both languages into docs/_build/html.
+    """Verify the docs examples that changed, then build both languages into docs/_build/html.
 
     Incremental: an example runs unless it passed before with the same inputs
     (DESIGN §8).  ``nox -s docs -- --force`` (and CI) run every example.
