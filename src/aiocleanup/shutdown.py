@@ -430,10 +430,13 @@ class GracefulShutdown:
         self._signals_received: list[int] = []
         self._handed_on: dict[int, int] = {}
         self._raw_signals = 0
-        # Per signal: raised (seen by the Python-level handler), and seen by
-        # the loop (at most as many as were raised).
+        # Per signal: how often our Python-level handler ran (raised), how
+        # often the loop heard it, and how often the loop heard it while
+        # another Python-level handler had it (captured: uvicorn's serve()
+        # does that, and raises it again when it is done).
         self._raised: dict[int, int] = {}
-        self._seen: dict[int, int] = {}
+        self._heard: dict[int, int] = {}
+        self._captured: dict[int, int] = {}
         self._handed_on_count = 0
         # Set by the watchdog when a signal went unanswered: the loop is blocked.
         self._loop_blocked = False
@@ -1068,8 +1071,8 @@ class GracefulShutdown:
             return
         outcomes = [item.outcome for item in result.unfinished]
         extra = "".join(
-            f", {outcomes.count(outcome)} {outcome}"
-            for outcome in ("refused", "failed")
+            f", {outcomes.count(outcome)} {what}"
+            for outcome, what in (("refused", "job(s) refused"), ("failed", "failure(s)"))
             if outcome in outcomes
         )
         self._logger.warning(
@@ -1142,7 +1145,11 @@ class GracefulShutdown:
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
         self._loop_blocked = False
-        self._seen[signum] = min(self._seen.get(signum, 0) + 1, self._raised.get(signum, 0))
+        self._heard[signum] = self._heard.get(signum, 0) + 1
+        if self._heard[signum] > self._raised.get(signum, 0):
+            # Our Python-level handler runs before the loop hears a signal;
+            # it did not run for this one: another handler has it.
+            self._captured[signum] = self._captured.get(signum, 0) + 1
         if self._handed_on.get(signum):
             self._handed_on[signum] -= 1
             self._handed_on_count += 1
@@ -1152,12 +1159,20 @@ class GracefulShutdown:
                 name,
             )
             return
+        first = not self._signals_received
         self._signals_received.append(signum)
         if self._reason is None:
             self.request(f"received {name}")
             self._logger.info("send %s again to skip the drain", name)
         elif self._phase >= ShutdownPhase.CANCELLING:
-            self._logger.warning("received %s again: already past the drain", name)
+            self._logger.warning("received %s: already past the drain", name)
+        elif first:
+            # Only a repeated signal skips the drain.
+            self._logger.info(
+                "received %s: the shutdown is under way (%s); send it again to skip the drain",
+                name,
+                self._reason,
+            )
         elif not self._forced:
             self._logger.warning("received %s again: skipping the drain", name)
             self.request(f"received {name} again", force=True)
@@ -1181,7 +1196,7 @@ class GracefulShutdown:
 
     def _unanswered_signal(self) -> str | None:
         """Runs in the watchdog's thread: a signal the loop has not answered, if any."""
-        waiting = [s for s, raised in self._raised.items() if raised > self._seen.get(s, 0)]
+        waiting = [s for s, raised in self._raised.items() if raised > self._heard.get(s, 0)]
         frame = sys._current_frames().get(self._thread) if self._thread is not None else None
         if not waiting or frame is None:
             return None
@@ -1288,16 +1303,11 @@ class GracefulShutdown:
         quiet = exc is None or _only_shutting_down(exc)
         cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
         if quiet and self._signals_received and not cancelled_by_us:
-            # A framework run by the body (uvicorn does) may hand the signal
-            # on after its own drain: that is not a second signal. Only a
-            # signal raised before the body returned, which the loop has not
-            # seen yet, is one; a signal sent during the drain that follows
-            # is a second one.
-            self._handed_on = {
-                signum: raised - self._seen.get(signum, 0)
-                for signum, raised in self._raised.items()
-                if raised > self._seen.get(signum, 0)
-            }
+            # A framework run by the body may capture a signal with a handler
+            # of its own and raise it again once its drain is done (uvicorn's
+            # serve() does): that one is not a second signal. Any other
+            # signal, even one sent just before the body returned, is.
+            self._handed_on = dict(self._captured)
         if cancelled and not cancelled_by_us:
             self._record("service body", "service body", "cut off")
         elif not quiet and not cancelled:

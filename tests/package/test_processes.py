@@ -108,11 +108,15 @@ UVICORN_SERVICE = textwrap.dedent(
     async def main(shutdown):
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
         server = uvicorn.Server(config)
-        serving = asyncio.ensure_future(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        say(f"port {server.servers[0].sockets[0].getsockname()[1]}")
-        await serving
+
+        async def announce():
+            while not server.started:
+                await asyncio.sleep(0.01)
+            say(f"port {server.servers[0].sockets[0].getsockname()[1]}")
+
+        announcer = asyncio.ensure_future(announce())
+        await server.serve()
+        await announcer
         say("serve() returned")
 
 

@@ -942,12 +942,26 @@ async def test_a_second_signal_during_the_drain_skips_to_cancellation(
 async def test_a_signal_handed_on_after_the_body_returned_is_not_a_second_one(
     fallback_handlers: dict[int, int], caplog: pytest.LogCaptureFixture
 ) -> None:
-    # uvicorn's serve() re-raises the signal it captured once its own drain
-    # is over; the body then returns by itself. That is not a second signal.
+    # uvicorn's serve() captures the signal with a handler of its own (the
+    # loop still hears it), drains, puts the previous handler back and raises
+    # the signal again; the body then returns by itself. That is not a
+    # second signal.
     release = asyncio.Event()
 
     async def job() -> None:
         await release.wait()
+
+    async def serve_like_uvicorn(shutdown: GracefulShutdown) -> None:
+        captured: list[int] = []
+        previous = signal.signal(SIG, lambda signum, frame: captured.append(signum))
+        try:
+            send()
+            await shutdown.wait()  # the loop heard it too
+            assert captured == [SIG]
+        finally:
+            signal.signal(SIG, previous)
+        for signum in captured:
+            signal.raise_signal(signum)
 
     async def release_once_handed_on(shutdown: GracefulShutdown) -> bool:
         await until(lambda: "handed on" in caplog.text)
@@ -959,14 +973,34 @@ async def test_a_signal_handed_on_after_the_body_returned_is_not_a_second_one(
     async with GracefulShutdown(signals=(SIG,), grace=60) as shutdown:
         shutdown.spawn(job(), name="job")
         watcher = asyncio.ensure_future(release_once_handed_on(shutdown))
-        send()
-        await shutdown.wait()
-        send()  # handed on; it arrives after the body returned
+        await serve_like_uvicorn(shutdown)
     assert await watcher is False
     result = result_of(shutdown)
     assert result.tasks.completed == ("job",)
     assert result.exit_status is ExitStatus.CLEAN
     assert not result.forced
+    assert fallback_handlers[SIG] == 0
+
+
+async def test_a_first_signal_during_a_shutdown_already_under_way_does_not_skip_the_drain(
+    fallback_handlers: dict[int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+
+    async def release_once_heard(shutdown: GracefulShutdown) -> bool:
+        await until(lambda: "the shutdown is under way (deploy)" in caplog.text)
+        forced = shutdown.forced
+        release.set()
+        return forced
+
+    caplog.set_level(logging.INFO, logger="aiocleanup")
+    async with GracefulShutdown(signals=(SIG,), grace=60) as shutdown:
+        shutdown.spawn(release.wait(), name="job")
+        watcher = asyncio.ensure_future(release_once_heard(shutdown))
+        shutdown.request("deploy")
+        send()
+    assert await watcher is False
+    assert result_of(shutdown).exit_status is ExitStatus.CLEAN
     assert fallback_handlers[SIG] == 0
 
 
