@@ -63,7 +63,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         if figures["late_signal"]:
             line += (
                 f"  ended by the second SIGTERM after the shutdown {figures['late_signal']} "
-                f"({figures['late_signal_before_result']} before run() returned)"
+                f"({figures['late_signal_before_result']} before they sent their result)"
             )
         if jobs:
             line += (

@@ -104,6 +104,14 @@ class Events:
     def __init__(self) -> None:
         self.seen: list[str] = []
         self._changed = asyncio.Event()
+        # A request for /work?seconds=release works until this is set.
+        self.release = asyncio.Event()
+
+    async def work(self, seconds: str) -> None:
+        if seconds == "release":
+            await self.release.wait()
+        else:
+            await asyncio.sleep(float(seconds))
 
     def add(self, event: str) -> None:
         self.seen.append(event)
@@ -130,7 +138,7 @@ def starlette_app(events: Events, *, hang_in_lifespan_shutdown: bool = False) ->
     async def work(request: Request) -> PlainTextResponse:
         events.add("request started")
         try:
-            await asyncio.sleep(float(request.query_params["seconds"]))
+            await events.work(request.query_params["seconds"])
         except asyncio.CancelledError:
             events.add("request cancelled")
             raise
@@ -157,12 +165,13 @@ async def test_uvicorn_drains_a_request_then_runs_the_lifespan_shutdown_as_a_ste
     async def client(port: int) -> None:
         async with one_shot_session() as session:
             request = asyncio.ensure_future(
-                post(session, f"http://127.0.0.1:{port}/work?seconds=0.3")
+                post(session, f"http://127.0.0.1:{port}/work?seconds=release")
             )
             await events.wait_for("request started")
             send()
             await until(lambda: shutdown.draining)
             events.add(f"new connection refused: {await refused(port)}")
+            events.release.set()
             events.add(f"client: {await request}")
 
     async with GracefulShutdown(signals=(SIG,), grace=BOUND) as shutdown:
@@ -363,7 +372,7 @@ def aiohttp_app(events: Events) -> web.Application:
     async def work(request: web.Request) -> web.Response:
         events.add("request started")
         try:
-            await asyncio.sleep(float(request.query["seconds"]))
+            await events.work(request.query["seconds"])
         except asyncio.CancelledError:
             events.add("request cancelled")
             raise
@@ -402,12 +411,13 @@ async def test_aiohttp_drains_a_request_then_cleans_up_in_aiohttp_order(
     async def client(port: int) -> None:
         async with one_shot_session() as session:
             request = asyncio.ensure_future(
-                post(session, f"http://127.0.0.1:{port}/work?seconds=0.3")
+                post(session, f"http://127.0.0.1:{port}/work?seconds=release")
             )
             await events.wait_for("request started")
             send()
             await events.wait_for("on_shutdown")  # after the listener closed
             events.add(f"new connection refused: {await refused(port)}")
+            events.release.set()
             events.add(f"client: {await request}")
 
     async with GracefulShutdown(signals=(SIG,), grace=BOUND) as shutdown:
@@ -588,6 +598,7 @@ async def uvicorn_main(shutdown):
     server = await cleanup_uvicorn.start(shutdown, config)
     log(f"listening on port {server.servers[0].sockets[0].getsockname()[1]}")
     await shutdown.wait()
+    log("draining")
 
 
 async def aiohttp_main(shutdown):
@@ -609,6 +620,7 @@ async def aiohttp_main(shutdown):
     runner = await cleanup_aiohttp.start(shutdown, app, port=0)
     log(f"listening on port {runner.addresses[0][1]}")
     await shutdown.wait()
+    log("draining")
 
 
 main = uvicorn_main if FRAMEWORK == "uvicorn" else aiohttp_main
@@ -651,8 +663,8 @@ async def run_child(
             )
             await line_containing("request started")
             for number, signum in enumerate(signals):
-                if number:
-                    await asyncio.sleep(0.1)
+                if number:  # once the service body has returned, as an operator would
+                    await line_containing("draining")
                 service.send_signal(signum)
             await asyncio.wait_for(until_refused(port), BOUND)
             answer = await asyncio.wait_for(request, BOUND)
