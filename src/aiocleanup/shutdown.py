@@ -31,7 +31,6 @@ import contextlib
 import enum
 import inspect
 import logging
-import os
 import signal
 import sys
 import threading
@@ -53,6 +52,8 @@ from ._checks import (
     check_signals,
 )
 from ._errors import ShuttingDown
+from ._processes import stop_process
+from ._result import ExitStatus, ShutdownResult, StepFailure, Unfinished
 from ._signals import SignalApi, SignalHandlers
 from ._stacks import where_suspended
 from ._watchdog import Watchdog
@@ -85,24 +86,6 @@ _DEADLINE_MARGIN = 1.0
 _SIGNALS_TO_EXIT = 3
 
 
-class ExitStatus(enum.IntEnum):
-    """The process exit status a shutdown asks for.
-
-    ``CUT_OFF`` is 3, not 2, because 2 conventionally means a command-line
-    usage error.
-    """
-
-    #: Every unit of work, job and body finished, and every cleanup step
-    #: succeeded.
-    CLEAN = 0
-    #: A cleanup step or hook raised or overran its timeout (checked first).
-    STEPS_FAILED = 1
-    #: Work did not finish: a unit, job, background task or the body was cut
-    #: off, refused part-way, failed, or was left running; the
-    #: :attr:`ShutdownResult.unfinished` entries say which.
-    CUT_OFF = 3
-
-
 class ShutdownPhase(enum.IntEnum):
     """Where a :class:`GracefulShutdown` is; later phases compare greater."""
 
@@ -120,157 +103,6 @@ class ShutdownPhase(enum.IntEnum):
     CLEANING_UP = 5
     #: The result is ready.
     DONE = 6
-
-
-class StepFailure(NamedTuple):
-    """A cleanup step (or hook) that raised or overran its timeout.
-
-    A timeout is recorded as a :class:`TimeoutError` whose message names the
-    step and its timeout.
-    """
-
-    name: str
-    exception: BaseException
-
-
-class Unfinished(NamedTuple):
-    """A piece of work that did not finish as it should.
-
-    Attributes:
-        name: the name given to ``inflight()``, ``spawn()`` or
-            ``on_stop()`` (for a unit without one, the name of the task that
-            ran it), or ``"service body"``.
-        kind: ``"unit"``, ``"job"``, ``"background task"``, ``"stop hook"``
-            or ``"service body"``.
-        outcome: ``"cut off"`` (cancelled after the shutdown began),
-            ``"refused"`` (ended by :class:`ShuttingDown` part-way),
-            ``"failed"`` (raised) or ``"left running"`` (still running after
-            ``cancel_timeout``).
-        detail: the exception for ``"failed"``; where the task is
-            suspended for ``"left running"``; otherwise empty.
-    """
-
-    name: str
-    kind: str
-    outcome: str
-    detail: str = ""
-
-
-class ShutdownResult(int):
-    """What a graceful shutdown did; as an ``int``, its exit status.
-
-    Being an ``int`` keeps ``raise SystemExit(aiocleanup.run(main))``
-    working: the process exits with :attr:`exit_status`. Everything else is
-    in the attributes, and :attr:`report` has it as text.
-
-    Attributes:
-        reason: why the shutdown was requested, e.g. ``"received SIGTERM"``.
-        forced: whether a second signal (or ``request(force=True)``) cut the
-            drain short.
-        drained: whether all the work to drain finished within the grace
-            period, so nothing had to be cancelled.
-        cut_off: how many pieces of work were cut off or left running (a
-            task running an in-flight unit counts once, as the unit).
-        unfinished: every piece of work that did not finish as it should.
-        tasks: the report of the spawned tasks (see
-            :meth:`GracefulShutdown.spawn`).
-        steps: names of the cleanup steps, in the order they ran.
-        step_failures: the steps and hooks that raised or overran.
-        exit_status: the status the process should exit with; also the
-            value of the result as an ``int``.
-    """
-
-    reason: str
-    forced: bool
-    drained: bool
-    cut_off: int
-    unfinished: tuple[Unfinished, ...]
-    tasks: ShutdownReport
-    steps: tuple[str, ...]
-    step_failures: tuple[StepFailure, ...]
-    exit_status: ExitStatus
-
-    def __new__(
-        cls,
-        *,
-        reason: str,
-        forced: bool,
-        drained: bool,
-        unfinished: tuple[Unfinished, ...],
-        tasks: ShutdownReport,
-        steps: tuple[str, ...],
-        step_failures: tuple[StepFailure, ...],
-    ) -> ShutdownResult:
-        if step_failures:
-            exit_status = ExitStatus.STEPS_FAILED
-        elif unfinished:
-            exit_status = ExitStatus.CUT_OFF
-        else:
-            exit_status = ExitStatus.CLEAN
-        self = super().__new__(cls, int(exit_status))
-        fields = {
-            "reason": reason,
-            "forced": forced,
-            "drained": drained,
-            "cut_off": sum(1 for item in unfinished if item.outcome in _CUT_OFF_OUTCOMES),
-            "unfinished": unfinished,
-            "tasks": tasks,
-            "steps": steps,
-            "step_failures": step_failures,
-            "exit_status": exit_status,
-        }
-        for name, value in fields.items():
-            object.__setattr__(self, name, value)
-        return self
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"ShutdownResult is read-only; cannot set {name!r}")
-
-    @property
-    def status(self) -> ExitStatus:
-        """The exit status (the same as :attr:`exit_status`)."""
-        return self.exit_status
-
-    @property
-    def report(self) -> str:
-        """The whole result as text, as an operator would want to read it."""
-        lines = [
-            f"shutdown requested: {self.reason}",
-            f"exit status: {int(self.exit_status)} ({self.exit_status.name})",
-        ]
-        if self.drained:
-            lines.append("drain: everything finished within the grace period")
-        elif self.forced:
-            lines.append("drain: skipped by a second signal")
-        else:
-            lines.append("drain: the grace period ran out")
-        lines.append("work not finished:" + ("" if self.unfinished else " none"))
-        for item in self.unfinished:
-            line = f"  {item.outcome}: {item.kind} {item.name!r}"
-            if item.outcome == "failed":
-                line += f": {item.detail}"
-            lines.append(line)
-            if item.outcome == "left running" and item.detail:
-                lines.extend("    " + detail for detail in item.detail.splitlines())
-        failures = {failure.name: failure.exception for failure in self.step_failures}
-        lines.append("cleanup steps, in the order they ran:" + ("" if self.steps else " none"))
-        for step in self.steps:
-            failure = failures.pop(step, None)
-            lines.append(f"  {step!r}: " + ("done" if failure is None else f"failed: {failure!r}"))
-        for hook, exception in failures.items():
-            lines.append(f"hook {hook!r} failed: {exception!r}")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (
-            f"ShutdownResult(exit_status={self.exit_status!r}, reason={self.reason!r}, "
-            f"forced={self.forced}, drained={self.drained}, cut_off={self.cut_off}, "
-            f"unfinished={self.unfinished!r}, steps={self.steps!r}, "
-            f"step_failures={self.step_failures!r})"
-        )
-
-
-_CUT_OFF_OUTCOMES = ("cut off", "left running")
 
 
 class _CleanupStep(NamedTuple):
@@ -804,11 +636,11 @@ class GracefulShutdown:
         )
         step_name = name or f"process {process.pid}"
 
-        async def stop_process() -> None:
-            await _stop_process(process, step_name, term_timeout, self._cancel_timeout)
+        async def terminate() -> None:
+            await stop_process(process, step_name, term_timeout, self._cancel_timeout)
 
         # The step's own timeout covers SIGTERM, SIGKILL and a margin.
-        self.push(stop_process, name=step_name, timeout=term_timeout + 2 * self._cancel_timeout)
+        self.push(terminate, name=step_name, timeout=term_timeout + 2 * self._cancel_timeout)
         return process
 
     # The phases, in order.
@@ -861,11 +693,14 @@ class GracefulShutdown:
         loop = self._require_loop()
         self._phase = ShutdownPhase.CANCELLING
         cancel_deadline = loop.time() + cancel_timeout
-        body_cut = self._body_running() and self._body_role == "drain"
-        body_cut = body_cut and not self._unit_owners.get(self._body)  # type: ignore[arg-type]
+        body = self._body if self._body_running() else None
+        # A drain body still running is cut off (as its unit, if it runs one).
+        body_cut = (
+            body is not None and self._body_role == "drain" and not self._unit_owners.get(body)
+        )
         running = {*self._unit_owners, *self._stop_hook_tasks, *self._to_stop}
-        if self._body is not None and self._body_running():
-            running.add(self._body)
+        if body is not None:
+            running.add(body)
         for task in running:
             self._stop(task)
         tasks_report = await self._supervisor.shutdown(
@@ -944,15 +779,15 @@ class GracefulShutdown:
         try:
             outcome = callback()
             if inspect.isawaitable(outcome):
-                task = asyncio.ensure_future(outcome)
+                task = asyncio.ensure_future(_awaited(outcome))
                 self._stop_hook_tasks[task] = name
                 task.add_done_callback(self._on_stop_hook_done)
         except Exception as exception:
             self._record("stop hook", name, "failed", repr(exception))
             self._logger.error("stop hook %r failed", name, exc_info=exception)
 
-    def _on_stop_hook_done(self, task: asyncio.Future[Any]) -> None:
-        name = self._stop_hook_tasks.pop(task)  # type: ignore[call-overload]
+    def _on_stop_hook_done(self, task: asyncio.Task[Any]) -> None:
+        name = self._stop_hook_tasks.pop(task)
         if task.cancelled():
             self._record("stop hook", name, "cut off")
         elif task.exception() is not None:
@@ -982,10 +817,9 @@ class GracefulShutdown:
             where = "" if unit.owner is None else where_suspended(unit.owner)
             self._record("unit", unit.name or "unit", "left running", where)
         owners = self._unit_owners
-        if self._body_running() and not owners.get(self._body):  # type: ignore[arg-type]
-            assert self._body is not None
-            where = where_suspended(self._body)
-            self._record("service body", "service body", "left running", where)
+        body = self._body if self._body_running() else None
+        if body is not None and not owners.get(body):
+            self._record("service body", "service body", "left running", where_suspended(body))
         elif body_cut:
             self._record("service body", "service body", "cut off")
         for task, name in self._stop_hook_tasks.items():
@@ -1399,6 +1233,11 @@ async def _wait_for_any(events: tuple[asyncio.Event, ...], timeout: float) -> No
             waiter.cancel()
 
 
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    """Await *awaitable* in a task of its own (ensure_future of a future is no task)."""
+    return await awaitable
+
+
 def _only_shutting_down(exc: BaseException) -> bool:
     """True for ShuttingDown, or an exception group holding nothing else."""
     if isinstance(exc, ShuttingDown):
@@ -1420,66 +1259,6 @@ def _threads_holding_up_exit() -> list[threading.Thread]:
         and thread is not current
         and thread.is_alive()
     ]
-
-
-async def _stop_process(
-    process: asyncio.subprocess.Process, name: str, term_timeout: float, kill_timeout: float
-) -> None:
-    """SIGTERM the process (its group if it leads one), then SIGKILL after *term_timeout*."""
-    if process.returncode is not None:
-        return
-    group = _own_process_group(process.pid)
-    exited = asyncio.ensure_future(process.wait())
-    try:
-        _signal_process(process, group, signal.SIGTERM)
-        if await _process_gone(exited, group, term_timeout):
-            return
-        _signal_process(process, group, getattr(signal, "SIGKILL", signal.SIGTERM))
-        await _process_gone(exited, group, kill_timeout)
-    finally:
-        exited.cancel()
-    raise TimeoutError(
-        f"{name} did not exit within {term_timeout:g} seconds of SIGTERM; it was killed"
-    )
-
-
-def _own_process_group(pid: int) -> int | None:
-    getpgid = getattr(os, "getpgid", None)
-    if getpgid is None:
-        return None
-    try:
-        return pid if getpgid(pid) == pid else None
-    except ProcessLookupError:
-        return None
-
-
-def _signal_process(
-    process: asyncio.subprocess.Process, group: int | None, signum: signal.Signals
-) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        if group is not None:
-            os.killpg(group, signum)
-        else:
-            process.send_signal(signum)
-
-
-async def _process_gone(exited: asyncio.Future[int], group: int | None, timeout: float) -> bool:
-    """Wait up to *timeout* for the process, and its group, to be gone."""
-    deadline = time.monotonic() + timeout
-    await asyncio.wait((exited,), timeout=timeout)
-    if not exited.done():
-        return False
-    # The leader has exited; its children may not have. There is no event
-    # for "the group is empty", so look a few times a second.
-    while group is not None:
-        try:
-            os.killpg(group, 0)
-        except (ProcessLookupError, PermissionError):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 def _describe(callback: Callable[..., object]) -> str:
