@@ -24,7 +24,8 @@ signal. The shutdown's phases drive uvicorn:
 2. each HTTP request is an in-flight unit, so the drain waits for the
    requests up to the shutdown's *grace*; a request that still arrives on
    an open connection is answered 503 with ``Connection: close`` and
-   ``Retry-After``;
+   ``Retry-After``; WebSocket connections and the lifespan are not units
+   (end a WebSocket when ``shutdown.wait()`` returns);
 3. a request still running after the grace (or at once, after a second
    signal) is cancelled like any unit and reported as cut off; uvicorn
    answers it ``500`` if its response had not started, or closes the
@@ -86,11 +87,12 @@ async def start(
     On cancellation: ``CancelledError`` propagates; the server, if it was
     started, is stopped by the shutdown's phases as usual.
 
-    On timeout: nothing here waits without the server's progress: it returns
-    once uvicorn listens, or raises once it gave up. In the cleanup step,
-    after *timeout* seconds (default: the shutdown's *step_timeout*),
-    ``server.force_exit`` is set and uvicorn's task is cancelled: the step is
-    reported as failed, with a :class:`TimeoutError`.
+    On timeout: ``start()`` has no timeout of its own: it returns once
+    uvicorn listens, or raises once uvicorn gave up starting. The cleanup
+    step is cancelled after *timeout* seconds (default: the shutdown's
+    *step_timeout*): ``server.force_exit`` is set, uvicorn's task is
+    cancelled, and the step is reported as failed, with a
+    :class:`TimeoutError`.
 
     Raises:
         TypeError: if *shutdown* or *config* has the wrong type, or *name*
