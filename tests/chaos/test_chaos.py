@@ -39,6 +39,10 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "pidfd_open"), reason="the launcher forks and waits with pidfds (Linux)"
+)
+
 HERE = Path(__file__).resolve().parent
 SHAPES = ["worker", "aiohttp", "uvicorn"]
 KINDS = {
