@@ -149,12 +149,7 @@ def _close_loop(
     process); then *restore_signals* puts the previous ones back.
     """
     try:
-        # Phase 1: cancel the tasks still pending; wait up to *timeout*.
-        loop.run_until_complete(_cancel_pending_tasks(loop, timeout))
-        # Phase 2: close async generators still suspended, up to *timeout*.
-        loop.run_until_complete(_bounded(loop.shutdown_asyncgens(), timeout))
-        # Phase 3: shut the default executor down; wait up to *timeout*.
-        loop.run_until_complete(_shut_down_executor(loop, timeout))
+        loop.run_until_complete(_finish_loop(loop, timeout))
     finally:
         # Phase 4: put the previous signal handlers back and close the loop.
         try:
@@ -163,8 +158,19 @@ def _close_loop(
             loop.close()
 
 
+async def _finish_loop(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    # Phase 1: cancel the tasks still pending; wait up to *timeout*.
+    await _cancel_pending_tasks(loop, timeout)
+    # Phase 2: close async generators still suspended, up to *timeout*.
+    await _bounded(loop.shutdown_asyncgens(), timeout)
+    # Phase 3: shut the default executor down; wait up to *timeout*.
+    await _shut_down_executor(loop, timeout)
+
+
 async def _cancel_pending_tasks(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
     pending = asyncio.all_tasks(loop) - {asyncio.current_task(loop)}
+    if not pending:
+        return
     for task in pending:
         task.cancel()
     if pending:

@@ -59,6 +59,11 @@ class Watchdog:
         self._stopped = False
         self._thread: threading.Thread | None = None
 
+    def start(self) -> None:
+        """Start the thread now, unarmed, so that arming later costs nothing."""
+        with self._condition:
+            self._start()
+
     @property
     def armed(self) -> bool:
         """Whether the watchdog's thread is running."""
@@ -99,13 +104,14 @@ class Watchdog:
             self._condition.notify_all()
 
     def stop(self) -> None:
-        """Disarm the watchdog and wait for its thread to end."""
+        """Disarm the watchdog; its daemon thread ends by itself.
+
+        Not joined: waiting for a thread to be scheduled costs the exit
+        milliseconds on a busy machine, and a daemon thread holds up nothing.
+        """
         with self._condition:
             self._stopped = True
             self._condition.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
 
     def _start(self) -> None:
         if self._thread is None and not self._stopped:

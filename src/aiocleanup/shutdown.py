@@ -56,6 +56,7 @@ from ._processes import stop_process
 from ._result import ExitStatus, ShutdownResult, StepFailure, Unfinished
 from ._signals import SignalApi, SignalHandlers
 from ._stacks import where_suspended
+from ._waiting import wait_for_any
 from ._watchdog import Watchdog
 from .tasks import ShutdownReport, TaskSupervisor
 
@@ -662,7 +663,7 @@ class GracefulShutdown:
     async def _delay(self, delay: float) -> None:
         if self._phase is ShutdownPhase.REQUESTED and delay and not self._forced:
             self._logger.info("accepting work for %g more second(s) (drain_delay)", delay)
-            await _wait_for_any((self._forced_event,), delay)
+            await wait_for_any((self._forced_event,), delay)
 
     def _stop_accepting(self) -> None:
         if self._phase >= ShutdownPhase.DRAINING:
@@ -686,7 +687,7 @@ class GracefulShutdown:
 
     async def _drain(self, grace: float) -> bool:
         if not self._forced:
-            await _wait_for_any((self._drained, self._forced_event), grace)
+            await wait_for_any((self._drained, self._forced_event), grace)
         return self._drained.is_set()
 
     async def _cancel_remaining(self, cancel_timeout: float) -> ShutdownReport:
@@ -706,7 +707,7 @@ class GracefulShutdown:
         tasks_report = await self._supervisor.shutdown(
             grace=0.0, cancel_timeout=max(0.0, cancel_deadline - loop.time())
         )
-        await _wait_for_any((self._settled,), cancel_deadline - loop.time())
+        await wait_for_any((self._settled,), cancel_deadline - loop.time())
         self._record_left_running(body_cut)
         return tasks_report
 
@@ -1115,6 +1116,9 @@ class GracefulShutdown:
             self._watchdog = Watchdog(
                 self._describe_deadline, self._unanswered_signal, self._logger
             )
+            # Started while serving, not when a signal arrives: starting a
+            # thread then would slow the shutdown down on a busy machine.
+            self._watchdog.start()
         self._signal_handlers.install(loop)
         self._phase = ShutdownPhase.RUNNING
         if self._body is not None and self._body_role == "stop":
@@ -1219,18 +1223,6 @@ _NOT_ENTERED = (
     "use 'async with GracefulShutdown(...) as shutdown:' (or aiocleanup.run()) "
     "before requesting, waiting or declaring work"
 )
-
-
-async def _wait_for_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
-    """Wait until one of *events* is set or *timeout* seconds passed; never raise."""
-    if timeout <= 0 or any(event.is_set() for event in events):
-        return
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:

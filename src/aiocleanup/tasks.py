@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, TypeVar
 from ._checks import check_bool, check_coroutine, check_logger, check_name, check_seconds
 from ._errors import ShuttingDown
 from ._stacks import where_suspended
+from ._waiting import wait_for_any
 
 __all__ = ["ShutdownReport", "SupervisorClosedError", "TaskFailure", "TaskSupervisor"]
 
@@ -153,6 +154,12 @@ class TaskSupervisor:
         # spawn order keeps memory access sequential, which makes cancelling
         # thousands of tasks measurably faster.
         self._running: dict[asyncio.Task[Any], bool] = {}
+        self._running_jobs = 0
+        # Set while no task, and while no job, is running: what the phases wait for.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._jobs_done = asyncio.Event()
+        self._jobs_done.set()
         self._closing = False
         self._report_ready: asyncio.Future[ShutdownReport] | None = None
         self._report: ShutdownReport | None = None
@@ -220,6 +227,10 @@ class TaskSupervisor:
             name = getattr(coro, "__qualname__", None)
         task = loop.create_task(coro, name=name)
         self._running[task] = drain
+        self._idle.clear()
+        if drain:
+            self._running_jobs += 1
+            self._jobs_done.clear()
         task.add_done_callback(self._on_task_done)
         return task
 
@@ -281,11 +292,11 @@ class TaskSupervisor:
             # Phase 2: background loops never finish by themselves.
             self._cancel(task for task, drain in self._running.items() if not drain)
             # Phase 3: let the jobs finish, up to the grace period.
-            await _wait_for_tasks([task for task, drain in self._running.items() if drain], grace)
+            await wait_for_any((self._jobs_done,), grace)
             # Phase 4: cancel the rest.
             self._cancel(self._running)
             # Phase 5: wait a bounded time for the cancellations to land.
-            await _wait_for_tasks(list(self._running), cancel_timeout)
+            await wait_for_any((self._idle,), cancel_timeout)
         except asyncio.CancelledError:
             self._cancel(self._running)
             raise
@@ -315,6 +326,12 @@ class TaskSupervisor:
 
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
         drain = self._running.pop(task, True)
+        if drain:
+            self._running_jobs -= 1
+            if not self._running_jobs:
+                self._jobs_done.set()
+        if not self._running:
+            self._idle.set()
         name = task.get_name()
         if task.cancelled():
             if drain or not self._closing:
@@ -357,9 +374,3 @@ class TaskSupervisor:
             refused=tuple(self._refused),
             suspended_at=tuple(where_suspended(task) for task in self._running),
         )
-
-
-async def _wait_for_tasks(tasks: list[asyncio.Task[Any]], timeout: float) -> None:
-    """Wait until *tasks* are done or *timeout* seconds passed; never cancel them."""
-    if tasks and timeout > 0:
-        await asyncio.wait(tasks, timeout=timeout)
