@@ -22,7 +22,7 @@ from typing import Any
 
 from baselines import (
     BARE_SERVICE,
-    GRACEFUL_SERVICE,
+    SERVICES,
     cancel_and_gather,
     generator_lifecycles,
 )
@@ -155,6 +155,10 @@ def bench_generator_hook(rounds: int = 5, chunks: int = 50) -> dict[str, Any]:
 
 
 # 3. SIGTERM to exit: aiocleanup.run() vs a bare asyncio program.
+
+# The candidate's body only waits for work: it declares the acceptor's role,
+# so the shutdown stops it instead of draining it for the grace period.
+GRACEFUL_SERVICE = SERVICES / "graceful_stop.py"
 
 
 # Let the services cache their bytecode, as a deployed service does; without
