@@ -83,7 +83,7 @@ async def post(session: aiohttp.ClientSession, url: str) -> str:
 async def refused(port: int) -> bool:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), BOUND)
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):  # reset: the listener was closing
         return True
     writer.close()
     return False

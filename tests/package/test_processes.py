@@ -315,7 +315,7 @@ def test_a_second_sigterm_takes_the_forced_path(start: Callable[..., Service]) -
     service.wait_for_line("requested:")
     service.send(signal.SIGTERM)
     status, lines, stderr = service.finish()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15
     assert status == 3, stderr
     assert not any(line.startswith("work") for line in lines)
     assert lines[-4:] == LIFO_STEPS
