@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Generator
@@ -53,6 +54,13 @@ _WORKER_UNCHANGED = "handbook_unchanged"
 
 def register(config: pytest.Config, docs: Path) -> None:
     """Collect the examples of the pages under ``docs/<language>`` in this test run."""
+    # An example runs as it would from a terminal, where SIGINT raises
+    # KeyboardInterrupt.  A test run started in the background of a script
+    # inherits SIGINT ignored, and an exec'd child keeps an ignored signal
+    # (but resets a handled one): handle it here, so examples start with the
+    # default again.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(ExamplesPlugin(docs), PLUGIN_NAME)
 
