@@ -22,8 +22,8 @@ class ExitStatus(enum.IntEnum):
     CLEAN = 0
     #: A cleanup step or hook raised or overran its timeout (checked first).
     STEPS_FAILED = 1
-    #: Work did not finish: a unit, job, background task or the body was cut
-    #: off, refused part-way, failed, or was left running; the
+    #: Work did not finish, because a unit, job, background task or the body
+    #: was cut off, refused part-way, failed, or was left running; the
     #: :attr:`ShutdownResult.unfinished` entries say which.
     CUT_OFF = 3
 

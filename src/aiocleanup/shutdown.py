@@ -74,7 +74,6 @@ T = TypeVar("T")
 # A cleanup step or hook: a plain function, or one that returns an awaitable.
 Step = Callable[[], object]
 StepT = TypeVar("StepT", bound=Step)
-ProcessT = TypeVar("ProcessT", bound=asyncio.subprocess.Process)
 BodyRole = Literal["drain", "stop"]
 
 DEFAULT_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
@@ -92,7 +91,7 @@ class ShutdownPhase(enum.IntEnum):
 
     #: Not entered yet.
     NOT_STARTED = 0
-    #: Serving: work is accepted, :attr:`GracefulShutdown.ready` is true.
+    #: Serving, accepting work; :attr:`GracefulShutdown.ready` is true.
     RUNNING = 1
     #: A shutdown was requested; work is still accepted for ``drain_delay``.
     REQUESTED = 2
@@ -297,7 +296,7 @@ class GracefulShutdown:
 
     @property
     def ready(self) -> bool:
-        """True while serving and no shutdown was requested: for a readiness probe."""
+        """True while serving, until a shutdown is requested; for a readiness probe."""
         return self._phase is ShutdownPhase.RUNNING
 
     @property
@@ -604,8 +603,12 @@ class GracefulShutdown:
         return callback
 
     def manage_process(
-        self, process: ProcessT, *, name: str | None = None, timeout: float | None = None
-    ) -> ProcessT:
+        self,
+        process: asyncio.subprocess.Process,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> asyncio.subprocess.Process:
         """Stop *process* as a cleanup step; return it unchanged.
 
         The step sends SIGTERM to the process's process group if the process
@@ -923,7 +926,7 @@ class GracefulShutdown:
         for item in result.unfinished:
             if item.outcome == "left running":
                 self._logger.warning(
-                    "%s %r ignored cancellation and is still running; %s",
+                    "%s %r ignored cancellation and is still running:\n%s",
                     item.kind,
                     item.name,
                     item.detail,
