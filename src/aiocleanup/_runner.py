@@ -113,7 +113,7 @@ def run(
         loop.run_until_complete(_serve(main, graceful))
     finally:
         try:
-            _close_loop(loop, graceful._cancel_timeout, graceful._signal_handlers.restore)
+            _close_loop(loop, graceful.cancel_timeout, graceful._signal_handlers.restore)
         finally:
             if loop_factory is None:
                 asyncio.set_event_loop(None)

@@ -277,6 +277,31 @@ class GracefulShutdown:
         # run() sets this: the deadline then also covers closing the loop.
         self._covers_loop_closing = False
 
+    # The bounds, fixed at creation.
+
+    @property
+    def grace(self) -> float:
+        """Seconds the drain waits for work in flight once the service stops accepting."""
+        return self._grace
+
+    @property
+    def cancel_timeout(self) -> float:
+        """Seconds to wait for cancelled work to end.
+
+        It bounds the wait for what the drain left running, for a cleanup
+        step cancelled at its timeout, for a process that needed SIGKILL
+        and, under :func:`aiocleanup.run`, for each part of closing the loop.
+        """
+        return self._cancel_timeout
+
+    @property
+    def step_timeout(self) -> float:
+        """Seconds a cleanup step may run when :meth:`push` is given no *timeout*.
+
+        :meth:`manage_process` waits as long after SIGTERM by default.
+        """
+        return self._step_timeout
+
     # Observing the state.
 
     @property

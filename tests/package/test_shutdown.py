@@ -1152,6 +1152,27 @@ async def test_cancelling_the_body_from_outside_skips_the_drain() -> None:
 # Arguments and misuse.
 
 
+async def test_the_bounds_are_the_ones_passed_or_the_defaults() -> None:
+    shutdown = GracefulShutdown(signals=(), grace=2, cancel_timeout=0.5, step_timeout=0)
+    assert (shutdown.grace, shutdown.cancel_timeout, shutdown.step_timeout) == (2.0, 0.5, 0.0)
+    assert all(
+        type(seconds) is float
+        for seconds in (shutdown.grace, shutdown.cancel_timeout, shutdown.step_timeout)
+    )
+    defaults = GracefulShutdown(signals=())
+    assert (defaults.grace, defaults.cancel_timeout, defaults.step_timeout) == (10.0, 5.0, 5.0)
+
+
+@pytest.mark.parametrize("name", ["grace", "cancel_timeout", "step_timeout"])
+async def test_the_bounds_cannot_be_assigned(name: str) -> None:
+    shutdown = GracefulShutdown(signals=(), grace=1.0, cancel_timeout=1.0, step_timeout=1.0)
+    with pytest.raises(AttributeError, match=f"'{name}'"):
+        setattr(shutdown, name, 0.0)
+    with pytest.raises(AttributeError, match=f"'{name}'"):
+        delattr(shutdown, name)
+    assert getattr(shutdown, name) == 1.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

@@ -29,5 +29,4 @@ def bounds(shutdown: GracefulShutdown) -> Bounds:
         raise TypeError(
             f"expected the GracefulShutdown (the argument of main), got {type(shutdown).__name__}"
         )
-    # GracefulShutdown keeps its bounds private; they are fixed at creation.
-    return Bounds(shutdown._grace, shutdown._cancel_timeout, shutdown._step_timeout)
+    return Bounds(shutdown.grace, shutdown.cancel_timeout, shutdown.step_timeout)
