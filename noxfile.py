@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,9 +137,57 @@ def docs(session: nox.Session) -> None:
     record = {config.VERIFIED_RECORD_VARIABLE: str(VERIFIED_RECORD)}
     if force:
         record[config.VERIFY_ALL_VARIABLE] = "1"
-    # The site is never built from failing examples: pytest fails first.
-    verify_examples(session, "docs", "tests/test_parity.py", extra=record)
-    session.run("python", "-m", "handbook.build", *sphinx_arguments, env={"PYTHONPATH": TOOLING})
+    # Sphinx builds into docs/_build/staging while the examples run; the site
+    # (docs/_build/html) is only updated once every example has passed.
+    with staged_build(session, sphinx_arguments):
+        verify_examples(session, "docs", "tests/test_parity.py", extra=record)
+    session.run("python", "-m", "handbook.build", "--publish-only", env={"PYTHONPATH": TOOLING})
+
+
+@contextlib.contextmanager
+def staged_build(session: nox.Session, sphinx_arguments: list[str]) -> Iterator[None]:
+    """Build the site into docs/_build/staging, at a lower priority, while the body runs.
+
+    Most examples wait more than they compute, and Sphinx uses the time they
+    leave the processors idle.  Sphinx's output is shown once the body is
+    done; if the body fails, the build is stopped.
+    """
+    if session.bin is None:  # pragma: no cover (the docs session has a virtualenv)
+        session.error("the docs session needs its own environment")
+    command = [
+        str(Path(session.bin) / "python"),
+        "-m",
+        "handbook.build",
+        "--stage-only",
+        *sphinx_arguments,
+    ]
+    session.log(f"{shlex.join(command[1:])} (in the background)")
+    env = {**os.environ, "PYTHONPATH": TOOLING}
+    env.update((name, value) for name, value in session.env.items() if value is not None)
+    with tempfile.TemporaryFile() as log:
+        build = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(build.pid, signal.SIGKILL)
+            build.wait()
+            raise
+        status = build.wait()
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    if output:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    if status != 0:
+        session.error("the Sphinx build failed (its output is above); the site was not updated")
 
 
 @nox.session(python=DOCS_PYTHON, name="docs-spawn")

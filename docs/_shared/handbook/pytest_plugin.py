@@ -15,6 +15,8 @@ directory of fixture pages.  The plugin
 * prints a summary per language: how many examples ran, passed, failed and
   were skipped and why, and how many pages could not be parsed;
 * writes each example's time to the file named by HANDBOOK_TIMINGS;
+* under pytest-xdist, sends the examples that share a fork server to one
+  worker (:mod:`handbook.scheduling`);
 * with HANDBOOK_VERIFIED_RECORD set (``nox -s docs`` sets it), verifies
   incrementally: an example whose inputs are those of a recorded pass is
   deselected, and the passes of this run are recorded
@@ -37,6 +39,7 @@ import pytest
 from handbook.config import LANGUAGES, TIMINGS_VARIABLE
 from handbook.incremental import Record, example_key, record_path, session_inputs, verify_all
 from handbook.markup import Example as PageExample
+from handbook.runner import runner
 from handbook.sybil_collector import example_sybils
 
 __all__ = ["PLUGIN_NAME", "ExamplesPlugin", "register"]
@@ -113,6 +116,19 @@ class ExamplesPlugin:
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = kept
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """pytest-xdist: examples that share a fork server run in one worker.
+
+        Only in place of xdist's default ``--dist load``; see
+        :mod:`handbook.scheduling`.
+        """
+        if config.getvalue("dist") != "load" or runner() != "fork":
+            return None
+        from handbook.scheduling import ForkServerScheduling
+
+        return ForkServerScheduling(config, log)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -42,6 +42,7 @@ def configure(language: str) -> dict[str, Any]:
             "sphinx_copybutton",
             "handbook.sphinx_ext",
             "handbook.glossary",
+            "handbook.navigation",
         ],
         "source_suffix": {".md": "markdown"},
         "root_doc": "index",
@@ -55,6 +56,9 @@ def configure(language: str) -> dict[str, Any]:
         "html_theme": "furo",
         "html_title": settings.project,
         "html_search_language": settings.search_language,
+        # For Chinese, Sphinx otherwise loads jieba's own dictionary a second
+        # time as a "user dictionary", which adds nothing and costs seconds.
+        "html_search_options": {"dict": ""} if language == "zh" else {},
         "html_copy_source": False,
         "html_show_sourcelink": False,
         "html_theme_options": {
