@@ -183,6 +183,35 @@ def _progress(what: str, seconds: float) -> None:
     print(f"  {what}: {seconds:.1f} s (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
 
 
+def align_lines(documents: list[dict[str, Any]], reference: dict[str, Any]) -> list[dict[str, Any]]:
+    """The documents with each example's line as in ``reference``.
+
+    The one-page edit adds a line to every block of the page, so the same
+    example has another line in later rounds; it is the same example by its
+    place on the page (the edit adds and removes none).
+    """
+    lines: dict[str, list[int]] = {}
+    for example in reference["examples"]:
+        lines.setdefault(example["page"], []).append(example["line"])
+    for page_lines in lines.values():
+        page_lines.sort()
+    aligned = []
+    for document in documents:
+        per_page: dict[str, list[dict[str, Any]]] = {}
+        for example in document["examples"]:
+            per_page.setdefault(example["page"], []).append(example)
+        examples = []
+        for page, found in per_page.items():
+            found = sorted(found, key=lambda example: example["line"])
+            original = lines.get(page, [])
+            if len(original) == len(found):
+                pairs = zip(found, original, strict=True)
+                found = [{**example, "line": line} for example, line in pairs]
+            examples += found
+        aligned.append({**document, "examples": examples})
+    return aligned
+
+
 def example_medians(documents: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
     """Each example that passed: its median time over the runs."""
     per_example: dict[tuple[str, int], list[float]] = {}
@@ -250,7 +279,10 @@ def measure(runs: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             edited.append(tree.nox("docs"))
         spawn_timings = Path(scratch) / "spawn.json"
         tree.nox("docs-spawn", timings=spawn_timings)
-        spawned = example_medians([json.loads(spawn_timings.read_text(encoding="utf-8"))])
+        spawn_document = json.loads(spawn_timings.read_text(encoding="utf-8"))
+        # Every round's examples named by their lines in the unedited pages.
+        documents = align_lines(documents, documents[0])
+        spawned = example_medians(align_lines([spawn_document], documents[0]))
         edited_examples = len(parse_file(tree.root / "docs" / EDITED_PAGE).python_blocks)
         rebuild = rebuild_one_page(tree, runs)
     summary = summarize(documents)
