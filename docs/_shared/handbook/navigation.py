@@ -111,17 +111,6 @@ class TitlesOnlyTocs:
         finally:
             env.tocs = original
 
-    def wrap(self, env: BuildEnvironment, toctree: Callable[..., str]) -> Callable[..., str]:
-        """``toctree`` for a page's context: furo's call answered from the cut tocs."""
-
-        def navigation_toctree(**kwargs: Any) -> str:
-            if kwargs.get("titles_only") and kwargs.get("collapse") is False:
-                with self.installed(env):
-                    return toctree(**kwargs)
-            return toctree(**kwargs)
-
-        return navigation_toctree
-
 
 def page_navigation(root: str, page: str) -> str | None:
     """furo's navigation tree for the page at URL ``page``, from the root page's tree.
@@ -282,8 +271,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
         global _drawing
         navigation.pagename = pagename
         _drawing = navigation
-        if "toctree" in context and enabled():
-            context["toctree"] = navigation.tocs.wrap(app.env, context["toctree"])
 
     _install_into_furo()
     # Before furo's handler (priority 500), which draws the sidebar.

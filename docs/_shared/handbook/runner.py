@@ -140,7 +140,7 @@ def run_code(
         extra = env or {}
         # A variable the interpreter reads as it starts needs a new interpreter.
         if runner() == "fork" and not _startup_settings(extra):
-            server = _fork_servers.get(python, preload(source + code))
+            server = _fork_servers.get(python, _example_preload(code, prelude))
             started = time.perf_counter()
             returncode, raw, timed_out = server.run(workdir, report, extra, timeout)
         else:
@@ -172,9 +172,13 @@ def fork_server_group(code: str, prelude: list[str] | None = None) -> str | None
     """
     if runner() != "fork":
         return None
-    modules = preload("".join(_with_newline(part) for part in [*(prelude or []), code]))
-    extra = modules[len(PRELOAD) :]
+    extra = _example_preload(code, prelude)[len(PRELOAD) :]
     return "fork-server-" + "+".join(extra) if extra else None
+
+
+def _example_preload(code: str, prelude: list[str] | None) -> tuple[str, ...]:
+    """What the fork server for an example (and the blocks it continues) imports."""
+    return preload("".join(_with_newline(part) for part in [*(prelude or []), code]))
 
 
 def preload(source: str) -> tuple[str, ...]:
